@@ -1,0 +1,132 @@
+// Command counter serves the seed's conversation: Twilio's "Create an SMS
+// Conversation" guide, on convo. Each From/To pair gets a counter, and known
+// numbers are greeted by name:
+//
+//	Rey has messaged +15005550006 3 times
+//
+// Run it with
+//
+//	go run ./examples/counter [-addr 127.0.0.1:8080] [-store memory] [-dsn …] [-public-url https://…]
+//
+// It serves POST /sms (the webhook) and GET / (a health line). Set
+// TWILIO_AUTH_TOKEN to check Twilio's signatures; without it the webhook
+// accepts unsigned requests and says so loudly.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/smsconvo/convo"
+)
+
+// storeOpener opens a store from a -dsn value ("" for the store's default).
+type storeOpener func(ctx context.Context, dsn string, log *slog.Logger) (convo.Store, io.Closer, error)
+
+// stores maps -store names to their openers; each store's file registers
+// itself in init.
+var stores = map[string]storeOpener{}
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, log); err != nil {
+		log.Error("counter", "error", err)
+		os.Exit(1)
+	}
+}
+
+// run parses args, serves until ctx ends or SIGINT/SIGTERM arrives, and
+// shuts down gracefully.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
+	fs := flag.NewFlagSet("counter", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	storeName := fs.String("store", "memory", "where conversations live: "+strings.Join(storeNames(), ", "))
+	dsn := fs.String("dsn", "", "the store's data source, in its driver's own form (see README)")
+	publicURL := fs.String("public-url", "", "the URL Twilio is configured with, when it differs from the one requests arrive at (tunnels, proxies)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	open, ok := stores[*storeName]
+	if !ok {
+		return fmt.Errorf("unknown -store %q; choose one of %s", *storeName, strings.Join(storeNames(), ", "))
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	store, closer, err := open(ctx, *dsn, log)
+	if err != nil {
+		return fmt.Errorf("opening %s store: %w", *storeName, err)
+	}
+	defer closer.Close()
+
+	token := getenv("TWILIO_AUTH_TOKEN")
+	if token == "" {
+		log.Warn("TWILIO_AUTH_TOKEN is not set: SIGNATURES ARE NOT CHECKED, anyone who can reach this server can write to any conversation. Set it before exposing the server.")
+	}
+	h, err := convo.NewHandler(convo.Config{
+		Store:                      store,
+		Reply:                      convo.Greeter(convo.SeedNames()),
+		AuthToken:                  token,
+		InsecureSkipSignatureCheck: token == "",
+		PublicURL:                  *publicURL,
+		Logger:                     log,
+	})
+	if err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("POST /sms", h)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "convo counter: ok (store %s)\n", *storeName)
+	})
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 20 * time.Second}
+	url := "http://" + ln.Addr().String() + "/sms"
+	fmt.Fprintf(stdout, "convo counter (store %s) listening on %s\n", *storeName, url)
+	fmt.Fprintf(stdout, "try: curl -d From=%%2B14158675308 -d To=%%2B15005550006 -d Body=hello %s\n", url)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func storeNames() []string {
+	names := make([]string, 0, len(stores))
+	for n := range stores {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
