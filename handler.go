@@ -196,7 +196,7 @@ func limit(v, def int) int {
 }
 
 var (
-	textXML  = []string{"text/xml"}
+	textXML   = []string{"text/xml"}
 	allowPOST = []string{http.MethodPost}
 )
 

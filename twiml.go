@@ -165,7 +165,8 @@ func appendAttr(dst []byte, name, value string) []byte {
 
 // appendEscaped appends s escaped for XML character data (or, with attr, an
 // attribute value in double quotes). Like encoding/xml.EscapeText, it
-// replaces invalid UTF-8 and characters outside XML's range with U+FFFD.
+// replaces invalid UTF-8 and characters outside XML's range with U+FFFD;
+// unlike it, it writes tabs and line ends raw, as twilio-go does.
 func appendEscaped(dst []byte, s string, attr bool) []byte {
 	last := 0
 	for i := 0; i < len(s); {
@@ -189,16 +190,11 @@ func appendEscaped(dst []byte, s string, attr bool) []byte {
 				continue
 			}
 			esc = "&#34;"
-		case '\t':
-			esc = "&#x9;"
-		case '\n':
-			if !attr {
-				i++
-				continue
-			}
-			esc = "&#xA;"
-		case '\r':
-			esc = "&#xD;"
+		case '\t', '\n', '\r':
+			// Written raw, as twilio-go's etree writes them, so that
+			// every XML parser reads the same document from both.
+			i++
+			continue
 		default:
 			var r rune
 			r, width = utf8.DecodeRuneInString(s[i:])
