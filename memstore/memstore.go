@@ -15,6 +15,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,8 +69,12 @@ type shard struct {
 	m  map[convo.Key]*entry
 }
 
+// entry is one stored conversation, held in convo's compact binary record
+// format: one allocation per conversation, a few hundred bytes for the
+// counter's, and a deep copy by construction.
 type entry struct {
-	c         *convo.Conversation
+	data      []byte // never modified once stored
+	version   uint64
 	expiresAt time.Time
 }
 
@@ -115,24 +120,29 @@ func (s *Store) check(ctx context.Context) error {
 }
 
 // Load returns a copy of the conversation stored under key, or a fresh one
-// when none is stored or it has expired. It never returns ErrCorrupt: the
-// store holds no encoded records.
+// when none is stored or it has expired. Times come back with millisecond
+// precision, in UTC.
 func (s *Store) Load(ctx context.Context, key convo.Key) (*convo.Conversation, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
 	sh := s.shard(key)
 	now := s.expiry.Time()
+	var data []byte
+	var version uint64
 	sh.mu.RLock()
-	e := sh.m[key]
-	var c *convo.Conversation
-	if e != nil && now.Before(e.expiresAt) {
-		c = e.c.Clone()
+	if e := sh.m[key]; e != nil && now.Before(e.expiresAt) {
+		data, version = e.data, e.version
 	}
 	sh.mu.RUnlock()
-	if c == nil {
-		c = convo.NewConversation(key)
+	c := convo.NewConversation(key)
+	if data == nil {
+		return c, nil
 	}
+	if err := c.UnmarshalBinary(data); err != nil {
+		return nil, fmt.Errorf("memstore: loading %s: %w", key.Redacted(), err)
+	}
+	c.Version = version
 	return c, nil
 }
 
@@ -143,6 +153,8 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
+	data, _ := c.MarshalBinary()
+	expiresAt := s.expiry.ExpiresAt(c)
 	sh := s.shard(c.Key)
 	now := s.expiry.Time()
 	sh.mu.Lock()
@@ -150,24 +162,25 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	e := sh.m[c.Key]
 	var current uint64
 	if e != nil && now.Before(e.expiresAt) {
-		current = e.c.Version
+		current = e.version
 	}
 	if current != c.Version {
 		return fmt.Errorf("memstore: saving %s at version %d, stored %d: %w", c.Key.Redacted(), c.Version, current, convo.ErrConflict)
 	}
-	stored := c.Clone()
-	stored.Version = s.version.Add(1)
-	expiresAt := s.expiry.ExpiresAt(c)
+	version := s.version.Add(1)
 	if e == nil {
 		if s.perShard > 0 && len(sh.m) >= s.perShard {
 			sh.evict(now, s)
 		}
-		sh.m[c.Key] = &entry{c: stored, expiresAt: expiresAt}
+		// Clone the key so that the map does not pin whatever larger
+		// string (a request body, a decoded record) its bytes live in.
+		key := convo.Key{From: strings.Clone(c.Key.From), To: strings.Clone(c.Key.To)}
+		sh.m[key] = &entry{data: data, version: version, expiresAt: expiresAt}
 		s.count.Add(1)
 	} else {
-		e.c, e.expiresAt = stored, expiresAt
+		e.data, e.version, e.expiresAt = data, version, expiresAt
 	}
-	c.Version = stored.Version
+	c.Version = version
 	return nil
 }
 
