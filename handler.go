@@ -112,7 +112,8 @@ type Config struct {
 // TwiML again, byte for byte, and changes nothing.
 //
 // Answers: 200 with TwiML; 405 for a method other than POST; 413 for a body
-// over MaxBodyBytes; 400 for a malformed form or one without From or To;
+// over MaxBodyBytes; 415 for a body that is not a url-encoded form; 400 for
+// a malformed form or one without From or To;
 // 403 for a missing or wrong signature; 500 when the reply function fails or
 // panics; 503 when the store fails or the turn times out. Nothing is saved
 // on any answer but 200.
@@ -207,13 +208,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, http.StatusMethodNotAllowed, "method not allowed", slog.String("method", r.Method))
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
-	if err := r.ParseForm(); err != nil {
-		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+	form, err := readForm(w, r, h.maxBody)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
 			h.refuse(w, r, http.StatusRequestEntityTooLarge, "request body too large", slog.Int64("limit", mbe.Limit))
-			return
+		case errors.Is(err, errUnsupportedMediaType):
+			h.refuse(w, r, http.StatusUnsupportedMediaType, "not a form", slog.String("content_type", r.Header.Get("Content-Type")))
+		default:
+			h.refuse(w, r, http.StatusBadRequest, "malformed form", slog.String("error", err.Error()))
 		}
-		h.refuse(w, r, http.StatusBadRequest, "malformed form", slog.String("error", err.Error()))
 		return
 	}
 	if h.validator != nil && !h.signatureOK(r) {
@@ -221,7 +226,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, http.StatusForbidden, "invalid Twilio signature", slog.String("url", u))
 		return
 	}
-	m, err := ParseMessage(r.PostForm)
+	m, err := ParseMessage(form)
 	if err != nil {
 		h.refuse(w, r, http.StatusBadRequest, "malformed webhook", slog.String("error", err.Error()))
 		return
@@ -236,12 +241,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx = WithExchange(ctx, &Exchange{Request: r, Header: w.Header()})
 
 	key := m.Key()
-	unlock, err := h.locks.lock(ctx, key.From+"\x00"+key.To)
-	if err != nil {
+	if err := h.locks.lock(ctx, key); err != nil {
 		h.fail(w, r, http.StatusServiceUnavailable, "waiting for the conversation's previous turn", key, id, err)
 		return
 	}
-	defer unlock()
+	defer h.locks.unlock(key)
 
 	for attempt := 0; ; attempt++ {
 		out, status, err := h.turn(ctx, key, id, m)

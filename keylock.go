@@ -19,7 +19,7 @@ type keyLocks struct {
 
 type lockShard struct {
 	mu sync.Mutex
-	m  map[string]*keyLock
+	m  map[Key]*keyLock
 }
 
 type keyLock struct {
@@ -32,15 +32,15 @@ var keyLockPool = sync.Pool{New: func() any { return &keyLock{ch: make(chan stru
 func newKeyLocks() *keyLocks {
 	l := &keyLocks{seed: maphash.MakeSeed()}
 	for i := range l.shards {
-		l.shards[i].m = make(map[string]*keyLock)
+		l.shards[i].m = make(map[Key]*keyLock)
 	}
 	return l
 }
 
-// lock waits until the caller holds key's lock, or ctx ends. On success it
-// returns the function that unlocks.
-func (l *keyLocks) lock(ctx context.Context, key string) (unlock func(), err error) {
-	s := &l.shards[maphash.String(l.seed, key)%uint64(len(l.shards))]
+// lock waits until the caller holds key's lock, or ctx ends. On success
+// the caller must call unlock(key) once.
+func (l *keyLocks) lock(ctx context.Context, key Key) error {
+	s := l.shard(key)
 	s.mu.Lock()
 	e := s.m[key]
 	if e == nil {
@@ -57,16 +57,32 @@ func (l *keyLocks) lock(ctx context.Context, key string) (unlock func(), err err
 		case e.ch <- struct{}{}:
 		case <-ctx.Done():
 			l.release(s, key, e)
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 	}
-	return func() {
-		<-e.ch
-		l.release(s, key, e)
-	}, nil
+	return nil
 }
 
-func (l *keyLocks) release(s *lockShard, key string, e *keyLock) {
+// unlock releases the lock of key, which the caller holds.
+func (l *keyLocks) unlock(key Key) {
+	s := l.shard(key)
+	s.mu.Lock()
+	e := s.m[key]
+	s.mu.Unlock()
+	<-e.ch
+	l.release(s, key, e)
+}
+
+func (l *keyLocks) shard(key Key) *lockShard {
+	var h maphash.Hash
+	h.SetSeed(l.seed)
+	h.WriteString(key.From)
+	h.WriteByte(0)
+	h.WriteString(key.To)
+	return &l.shards[h.Sum64()%uint64(len(l.shards))]
+}
+
+func (l *keyLocks) release(s *lockShard, key Key, e *keyLock) {
 	s.mu.Lock()
 	e.refs--
 	if e.refs == 0 {

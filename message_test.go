@@ -1,6 +1,8 @@
 package convo_test
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -114,4 +116,13 @@ func FuzzParseMessage(f *testing.F) {
 		require.NoError(t, err)
 		require.Equal(t, m.Key(), got)
 	})
+}
+
+func TestUnsupportedMediaType(t *testing.T) {
+	f := newFixture(t, nil)
+	req := httptest.NewRequest(http.MethodPost, hookURL, strings.NewReader(`{"From":"+1"}`))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusUnsupportedMediaType, rec.Code)
 }
