@@ -24,20 +24,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/smsconvo/convo"
+	"github.com/smsconvo/convo/examples/internal/stores"
 )
-
-// storeOpener opens a store from a -dsn value ("" for the store's default).
-type storeOpener func(ctx context.Context, dsn string, log *slog.Logger) (convo.Store, io.Closer, error)
-
-// stores maps -store names to their openers; each store's file registers
-// itself in init.
-var stores = map[string]storeOpener{}
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -52,21 +45,16 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
 	fs := flag.NewFlagSet("counter", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
-	storeName := fs.String("store", "memory", "where conversations live: "+strings.Join(storeNames(), ", "))
+	storeName := fs.String("store", "memory", "where conversations live: "+strings.Join(stores.Names(), ", "))
 	dsn := fs.String("dsn", "", "the store's data source, in its driver's own form (see README)")
 	publicURL := fs.String("public-url", "", "the URL Twilio is configured with, when it differs from the one requests arrive at (tunnels, proxies)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	open, ok := stores[*storeName]
-	if !ok {
-		return fmt.Errorf("unknown -store %q; choose one of %s", *storeName, strings.Join(storeNames(), ", "))
-	}
-
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	store, closer, err := open(ctx, *dsn, log)
+	store, closer, err := stores.Open(ctx, *storeName, *dsn, log)
 	if err != nil {
 		return fmt.Errorf("opening %s store: %w", *storeName, err)
 	}
@@ -120,13 +108,4 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	return nil
-}
-
-func storeNames() []string {
-	names := make([]string, 0, len(stores))
-	for n := range stores {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }

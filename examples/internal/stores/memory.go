@@ -1,8 +1,8 @@
-package main
+package stores
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"io"
 	"log/slog"
 
@@ -11,11 +11,11 @@ import (
 )
 
 func init() {
-	stores["memory"] = func(_ context.Context, dsn string, _ *slog.Logger) (convo.Store, io.Closer, error) {
+	register("memory", func(_ context.Context, dsn string, _ *slog.Logger) (convo.Store, io.Closer, error) {
 		if dsn != "" {
-			return nil, nil, fmt.Errorf("the memory store takes no -dsn")
+			return nil, nil, errors.New("the memory store takes no -dsn")
 		}
 		s := memstore.New(memstore.Options{})
 		return s, s, nil
-	}
+	})
 }
