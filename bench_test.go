@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/smsconvo/convo"
 	"github.com/smsconvo/convo/memstore"
@@ -107,10 +108,11 @@ func BenchmarkWebhookFloor(b *testing.B) {
 	newRequests(b, 64, "").serve(b, floor)
 }
 
-func benchHandler(b *testing.B, token string) {
+func benchHandler(b *testing.B, token string, replyTimeout time.Duration) {
 	store := memstore.New(memstore.Options{})
 	defer store.Close()
-	cfg := convo.Config{Store: store, Reply: convo.Greeter(convo.SeedNames()), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := convo.Config{Store: store, Reply: convo.Greeter(convo.SeedNames()), ReplyTimeout: replyTimeout,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if token == "" {
 		cfg.InsecureSkipSignatureCheck = true
 	} else {
@@ -125,10 +127,14 @@ func benchHandler(b *testing.B, token string) {
 
 // BenchmarkWebhookMemstore is a full webhook: parse, load, count, reply,
 // render, save, with signature checking off as in the floor.
-func BenchmarkWebhookMemstore(b *testing.B) { benchHandler(b, "") }
+func BenchmarkWebhookMemstore(b *testing.B) { benchHandler(b, "", 0) }
+
+// BenchmarkWebhookMemstoreInline runs the reply function inline
+// (ReplyTimeout < 0), without the goroutine that guards the reply timeout.
+func BenchmarkWebhookMemstoreInline(b *testing.B) { benchHandler(b, "", -1) }
 
 // BenchmarkWebhookMemstoreSigned adds X-Twilio-Signature checking.
-func BenchmarkWebhookMemstoreSigned(b *testing.B) { benchHandler(b, token) }
+func BenchmarkWebhookMemstoreSigned(b *testing.B) { benchHandler(b, token, 0) }
 
 // BenchmarkMemstoreBytesPerConversation reports the heap that live
 // conversations of the counter hold in memstore, retry records included,

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twilio/twilio-go/client"
@@ -33,6 +34,7 @@ const (
 	DefaultHistorySize     = 4
 	DefaultRetryRecords    = 4
 	DefaultTurnTimeout     = 10 * time.Second // Twilio gives up after 15 s
+	DefaultReplyTimeout    = 5 * time.Second
 	DefaultConflictRetries = 10
 )
 
@@ -86,6 +88,21 @@ type Config struct {
 	// abandoned with 503 and nothing saved. 0 means DefaultTurnTimeout.
 	TurnTimeout time.Duration
 
+	// ReplyTimeout bounds one call of the reply function. A reply function
+	// still running when it passes is abandoned: whatever it changes is
+	// discarded, nothing is saved, and Twilio is answered at once with
+	// Fallback. Its context carries the turn's deadline and is cancelled
+	// when the request ends, so a well-behaved reply function stops then.
+	// 0 means DefaultReplyTimeout; it is capped at TurnTimeout. Negative
+	// runs the reply function inline, in the request's goroutine, which
+	// saves a goroutine per message but gives no protection against a
+	// reply function that ignores its context.
+	ReplyTimeout time.Duration
+
+	// Fallback is answered (with 200) when the reply function runs out of
+	// time; the zero Reply sends nothing back.
+	Fallback Reply
+
 	// ConflictRetries is how many times a turn is re-run when another
 	// server saved the conversation first; after that the answer is 503.
 	// 0 means DefaultConflictRetries.
@@ -116,7 +133,8 @@ type Config struct {
 // a malformed form or one without From or To;
 // 403 for a missing or wrong signature; 500 when the reply function fails or
 // panics; 503 when the store fails or the turn times out. Nothing is saved
-// on any answer but 200.
+// on any of these. A reply function that outlives ReplyTimeout gets 200
+// with the Fallback reply, and nothing is saved either.
 type Handler struct {
 	store           Store
 	reply           ReplyFunc
@@ -127,6 +145,8 @@ type Handler struct {
 	historySize     int
 	retryRecords    int
 	turnTimeout     time.Duration
+	replyTimeout    time.Duration
+	fallback        []byte
 	conflictRetries int
 	now             func() time.Time
 	log             *slog.Logger
@@ -148,6 +168,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 		historySize:     limit(cfg.HistorySize, DefaultHistorySize),
 		retryRecords:    limit(cfg.RetryRecords, DefaultRetryRecords),
 		turnTimeout:     orDefault(cfg.TurnTimeout, DefaultTurnTimeout),
+		fallback:        cfg.Fallback.TwiML(),
 		conflictRetries: orDefault(cfg.ConflictRetries, DefaultConflictRetries),
 		now:             cfg.Now,
 		log:             cfg.Logger,
@@ -166,6 +187,10 @@ func NewHandler(cfg Config) (*Handler, error) {
 			return nil, fmt.Errorf("convo: Config.PublicURL %q is not an absolute http(s) URL", cfg.PublicURL)
 		}
 		h.public = u
+	}
+	h.replyTimeout = min(orDefault(cfg.ReplyTimeout, DefaultReplyTimeout), h.turnTimeout)
+	if cfg.ReplyTimeout < 0 {
+		h.replyTimeout = -1
 	}
 	if h.reply == nil {
 		h.reply = Greeter(nil)
@@ -250,7 +275,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for attempt := 0; ; attempt++ {
 		out, status, err := h.turn(ctx, key, id, m)
 		switch {
-		case err == nil:
+		case err == nil || errors.Is(err, errReplyTimeout):
+			if err != nil {
+				h.log.LogAttrs(r.Context(), slog.LevelWarn, "convo: answered with the fallback, nothing saved",
+					slog.String("conversation", key.Redacted()), slog.String("message_sid", id), slog.String("error", err.Error()))
+			}
 			w.Header()["Content-Type"] = textXML
 			w.WriteHeader(http.StatusOK)
 			_, _ = w.Write(out)
@@ -280,6 +309,9 @@ func (h *Handler) turn(ctx context.Context, key Key, id string, m *Message) ([]b
 	now := h.now()
 	c.beginTurn(now)
 	reply, err := h.callReply(ctx, c, m)
+	if errors.Is(err, errReplyTimeout) {
+		return h.fallback, 0, err
+	}
 	if err != nil {
 		return nil, http.StatusInternalServerError, err
 	}
@@ -294,9 +326,54 @@ func (h *Handler) turn(ctx context.Context, key Key, id string, m *Message) ([]b
 	return out, 0, nil
 }
 
-// callReply runs the reply function, turning a panic into an error that
-// carries the stack.
-func (h *Handler) callReply(ctx context.Context, c *Conversation, m *Message) (reply Reply, err error) {
+var errReplyTimeout = errors.New("reply function ran out of time")
+
+type replyResult struct {
+	reply Reply
+	err   error
+}
+
+// callReply runs the reply function in its own goroutine, so that a slow
+// one cannot hold Twilio's answer past the reply timeout. A panic becomes an
+// error carrying the stack. When the timeout passes first, it returns
+// errReplyTimeout and the reply function is left to finish alone; c must
+// then be discarded, as the reply function may still change it.
+func (h *Handler) callReply(ctx context.Context, c *Conversation, m *Message) (Reply, error) {
+	if h.replyTimeout < 0 {
+		return h.callReplyInline(ctx, c, m)
+	}
+	done := make(chan replyResult, 1)
+	go func() {
+		var res replyResult
+		defer func() {
+			if p := recover(); p != nil {
+				res = replyResult{err: fmt.Errorf("reply function panicked: %v\n%s", p, debug.Stack())}
+			}
+			done <- res
+		}()
+		res.reply, res.err = h.reply(ctx, c, m)
+		if res.err != nil {
+			res.err = fmt.Errorf("reply function: %w", res.err)
+		}
+	}()
+	t := timerPool.Get().(*time.Timer)
+	t.Reset(h.replyTimeout)
+	defer func() {
+		t.Stop()
+		timerPool.Put(t)
+	}()
+	select {
+	case res := <-done:
+		return res.reply, res.err
+	case <-t.C:
+		return Reply{}, fmt.Errorf("%w (%v)", errReplyTimeout, h.replyTimeout)
+	case <-ctx.Done():
+		return Reply{}, fmt.Errorf("%w: %w", errReplyTimeout, context.Cause(ctx))
+	}
+}
+
+// callReplyInline runs the reply function in the caller's goroutine.
+func (h *Handler) callReplyInline(ctx context.Context, c *Conversation, m *Message) (reply Reply, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("reply function panicked: %v\n%s", p, debug.Stack())
@@ -308,6 +385,14 @@ func (h *Handler) callReply(ctx context.Context, c *Conversation, m *Message) (r
 	}
 	return reply, err
 }
+
+// timerPool recycles the reply timers. Since Go 1.23 a stopped timer's
+// channel is drained by Stop, so a pooled timer never fires stale.
+var timerPool = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
 
 func (h *Handler) signatureOK(r *http.Request) bool {
 	sig := r.Header.Get("X-Twilio-Signature")

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -439,9 +440,15 @@ func TestTurnTimeout(t *testing.T) {
 }
 
 func TestReplyFailures(t *testing.T) {
+	t.Run("in a goroutine", func(t *testing.T) { testReplyFailures(t, 0) })
+	t.Run("inline", func(t *testing.T) { testReplyFailures(t, -1) })
+}
+
+func testReplyFailures(t *testing.T, replyTimeout time.Duration) {
 	var mode atomic.Value
 	mode.Store("ok")
 	f := newFixture(t, func(c *convo.Config) {
+		c.ReplyTimeout = replyTimeout
 		seed := c.Reply
 		c.Reply = func(ctx context.Context, cv *convo.Conversation, m *convo.Message) (convo.Reply, error) {
 			switch mode.Load() {
@@ -569,4 +576,62 @@ func TestMessagePassedToReply(t *testing.T) {
 	assert.Equal(t, "14158675308", got.WaID)
 	assert.Equal(t, []convo.Media{{URL: "https://api.example.com/m0", ContentType: "image/jpeg"}, {URL: "https://api.example.com/m1", ContentType: "image/png"}}, got.Media)
 	assert.Equal(t, "SAN FRANCISCO", got.Params.Get("FromCity"))
+}
+
+func TestSlowReplyAbandoned(t *testing.T) {
+	release := make(chan struct{})
+	var finished atomic.Bool
+	f := newFixture(t, func(c *convo.Config) {
+		seed := c.Reply
+		c.ReplyTimeout = 50 * time.Millisecond
+		c.Fallback = convo.Text("One moment, please text again.")
+		c.Reply = func(ctx context.Context, cv *convo.Conversation, m *convo.Message) (convo.Reply, error) {
+			if m.Body == "slow" {
+				<-release // ignores ctx, as a badly written reply function would
+				cv.Count = 1000
+				require.NoError(t, convo.SetState(cv, "changed late"))
+				finished.Store(true)
+				return convo.Text("too late"), nil
+			}
+			return seed(ctx, cv, m)
+		}
+	})
+	require.Equal(t, 200, post(t, f.h, form(reyNum, twilNum, "1", "SM1"), token).Code)
+
+	start := time.Now()
+	rec := post(t, f.h, form(reyNum, twilNum, "slow", "SM2"), token)
+	assert.Less(t, time.Since(start), 5*time.Second, "Twilio was not answered in time")
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, []string{"One moment, please text again."}, messages(t, rec.Body.Bytes()))
+	close(release)
+	assert.Eventually(t, finished.Load, 5*time.Second, time.Millisecond)
+
+	rec = post(t, f.h, form(reyNum, twilNum, "3", "SM3"), token)
+	assert.Equal(t, []string{"Rey has messaged +15005550006 2 times"}, messages(t, rec.Body.Bytes()), "the abandoned turn changed state")
+	c, _ := f.store.Load(context.Background(), convo.Key{From: reyNum, To: twilNum})
+	assert.Empty(t, c.State)
+	assert.Contains(t, f.logs.String(), "fallback")
+}
+
+// No goroutine outlives the Handler's requests and the store's Close.
+func TestNoGoroutineLeaks(t *testing.T) {
+	before := runtime.NumGoroutine()
+	func() {
+		f := newFixture(t, nil)
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				post(t, f.h, form(reyNum, twilNum, "x", fmt.Sprint("SMleak", i)), token)
+			}()
+		}
+		wg.Wait()
+		require.NoError(t, f.store.Close())
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), before, "goroutines left running")
 }
