@@ -84,6 +84,8 @@ type Reply struct {
 	// Form holds the parameters of the message answered (MessageSid,
 	// From, Body, …), as they were sent.
 	Form url.Values
+
+	req *request // the request answered, for Resend
 }
 
 // Texts returns the text of each <Message> of the reply, in order.
@@ -147,12 +149,25 @@ func (p *Phone) Retry(ctx context.Context) (*Reply, error) {
 	return p.tw.do(ctx, p.key, req)
 }
 
+// Resend sends the message r answers again, as Twilio retries it: the same
+// parameters, idempotency token and signature, with the cookies the pair
+// holds now. Use it to retry a message other than the latest, such as one
+// of a burst. It fails when r is not a reply to a message of this phone.
+func (p *Phone) Resend(ctx context.Context, r *Reply) (*Reply, error) {
+	if r == nil || r.req == nil || r.Form.Get("From") != p.key.From || r.Form.Get("To") != p.key.To {
+		return nil, errors.New("convotest: Resend of a reply to another phone's message")
+	}
+	return p.tw.do(ctx, p.key, r.req)
+}
+
 // Burst sends n messages at once, each from its own goroutine, all released
 // together, as when a user's messages arrive while the previous ones are
 // still being answered; each carries the cookies held when it leaves.
 // text(i) gives the body of message i (nil: "message 1", "message 2", …).
 // It returns all n replies, indexed as sent, and the errors joined; a
 // message that failed has a nil reply, unless its answer was invalid TwiML.
+// Which message of a burst Retry then resends is up to the scheduler: use
+// Resend to retry a given one.
 func (p *Phone) Burst(ctx context.Context, n int, text func(i int) string) ([]*Reply, error) {
 	if text == nil {
 		text = func(i int) string { return "message " + strconv.Itoa(i+1) }
@@ -279,7 +294,7 @@ func (tw *Twilio) do(ctx context.Context, key convo.Key, r *request) (*Reply, er
 		return nil, fmt.Errorf("convotest: answer longer than %d bytes", MaxAnswerBytes)
 	}
 	tw.jar.Update(key, res.Header)
-	reply := &Reply{Status: res.StatusCode, Header: res.Header, Body: b, Form: r.form}
+	reply := &Reply{Status: res.StatusCode, Header: res.Header, Body: b, Form: r.form, req: r}
 	if res.StatusCode >= 200 && res.StatusCode < 300 && len(bytes.TrimSpace(b)) > 0 {
 		if reply.Reply, err = ParseTwiML(b); err != nil {
 			return reply, err

@@ -629,3 +629,27 @@ func TestPhones(t *testing.T) {
 	wg.Wait()
 	assert.Len(t, seen, 30)
 }
+
+func TestResend(t *testing.T) {
+	ctx := context.Background()
+	rec := &recorder{}
+	tw := convotest.NewTwilio(rec, convotest.TwilioOptions{AuthToken: "tok"})
+	p := tw.Phone("+14158675308", "+15005550006")
+	first, err := p.Send(ctx, "one")
+	require.NoError(t, err)
+	req1, f1 := rec.last(t)
+	_, err = p.Send(ctx, "two")
+	require.NoError(t, err)
+
+	again, err := p.Resend(ctx, first)
+	require.NoError(t, err)
+	req2, f2 := rec.last(t)
+	assert.Equal(t, f1, f2)
+	assert.Equal(t, first.Form, again.Form)
+	assert.Equal(t, req1.Header.Get("I-Twilio-Idempotency-Token"), req2.Header.Get("I-Twilio-Idempotency-Token"))
+
+	_, err = tw.Phone("+12349013030", "+15005550006").Resend(ctx, first)
+	assert.Error(t, err, "resending another phone's message")
+	_, err = p.Resend(ctx, &convotest.Reply{})
+	assert.Error(t, err)
+}
