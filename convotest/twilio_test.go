@@ -339,7 +339,6 @@ type cookieHandler struct {
 	mu      sync.Mutex
 	set     string // the Set-Cookie line of the next answer, if any
 	got     []string
-	counter map[string]int
 }
 
 func (h *cookieHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
