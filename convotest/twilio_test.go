@@ -652,3 +652,20 @@ func TestResend(t *testing.T) {
 	_, err = p.Resend(ctx, &convotest.Reply{})
 	assert.Error(t, err)
 }
+
+// The signer agrees with twilio-go's validator for any URL and parameters.
+func FuzzSignature(f *testing.F) {
+	f.Add("12345", "https://example.com/sms", "Body", "hi", "From", "+14158675308")
+	f.Add("t", "http://127.0.0.1:8080/sms?a=1&b=%20", "b", "", "B", "✓ <&>")
+	f.Add("", "https://e.com/", "", "", "x", "\x00\xff")
+	f.Fuzz(func(t *testing.T, token, u, k1, v1, k2, v2 string) {
+		form := url.Values{k1: {v1}, k2: {v2}}
+		params := map[string]string{k1: v1, k2: v2}
+		if k1 == k2 {
+			form = url.Values{k1: {v2}}
+		}
+		sig := convotest.Signature(token, u, form)
+		v := client.NewRequestValidator(token)
+		assert.True(t, v.Validate(u, params, sig), "twilio-go rejects the signature of %q %v", u, form)
+	})
+}
