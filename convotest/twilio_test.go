@@ -336,9 +336,9 @@ func TestSegments(t *testing.T) {
 // cookieHandler sets the cookie given by the test, and records the cookie
 // each request carried.
 type cookieHandler struct {
-	mu      sync.Mutex
-	set     string // the Set-Cookie line of the next answer, if any
-	got     []string
+	mu  sync.Mutex
+	set string // the Set-Cookie line of the next answer, if any
+	got []string
 }
 
 func (h *cookieHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
