@@ -20,8 +20,9 @@ var ErrInvalidTwiML = errors.New("convotest: answer is not valid messaging TwiML
 // <Message> verbs (text directly inside, or in a <Body>, with up to 10
 // <Media> URLs) and at most one <Redirect>, which ends the document as it
 // ends Twilio's processing. Message text is kept exactly as the document
-// holds it (after XML unescaping); media and redirect URLs are trimmed of
-// surrounding white space. Attributes Twilio defines (to, from, action,
+// holds it, after XML's unescaping and line-end normalization (a raw CR LF
+// or CR reads as LF, as any XML parser, Twilio's too, reads it); media and
+// redirect URLs are trimmed of surrounding white space. Attributes Twilio defines (to, from, action,
 // method, statusCallback) are kept; others are ignored.
 //
 // It fails, with an error wrapping [ErrInvalidTwiML], on a document that is
@@ -31,7 +32,7 @@ var ErrInvalidTwiML = errors.New("convotest: answer is not valid messaging TwiML
 // 10 <Media>, a <Redirect> with no URL or anything after a <Redirect>.
 //
 // It is the inverse of [convo.Reply.TwiML] for any reply whose texts hold
-// only characters XML can carry.
+// only characters XML can carry, and no carriage returns.
 func ParseTwiML(doc []byte) (convo.Reply, error) {
 	var reply convo.Reply
 	var root struct {
