@@ -138,7 +138,8 @@ func BenchmarkWebhookMemstoreSigned(b *testing.B) { benchHandler(b, token, 0) }
 
 // BenchmarkMemstoreBytesPerConversation reports the heap that live
 // conversations of the counter hold in memstore, retry records included,
-// after each pair has sent 5 messages.
+// after each pair has sent 8 messages, so that its history and retry
+// records are full.
 func BenchmarkMemstoreBytesPerConversation(b *testing.B) {
 	const pairs = 10_000
 	for b.Loop() {
@@ -150,7 +151,7 @@ func BenchmarkMemstoreBytesPerConversation(b *testing.B) {
 		h, _ := convo.NewHandler(convo.Config{Store: store, InsecureSkipSignatureCheck: true, Reply: convo.Greeter(nil)})
 		w := &discardWriter{h: make(http.Header)}
 		b.StartTimer()
-		for seq := range 5 {
+		for seq := range 8 {
 			for pair := range pairs {
 				f := webhookForm(pair, seq)
 				req, _ := http.NewRequest(http.MethodPost, hookURL, bytes.NewReader([]byte(f.Encode())))

@@ -23,9 +23,14 @@ const maxParams = 1000
 // sets r.PostForm. It does what r.ParseForm does for a POST, without
 // merging the URL's query into r.Form (the signature covers only the body's
 // parameters) and with the map sized up front, which makes it about a third
-// cheaper. Errors: *http.MaxBytesError when the body is too large,
+// cheaper. When r.PostForm is already set, it is the form. Errors: *http.MaxBytesError when the body is too large,
 // errUnsupportedMediaType, errTooManyParams, or the first parse error.
 func readForm(w http.ResponseWriter, r *http.Request, max int64) (url.Values, error) {
+	if r.PostForm != nil {
+		// A middleware parsed the form already (r.ParseForm, r.FormValue):
+		// the body is gone, and what it read is the form.
+		return r.PostForm, nil
+	}
 	if ct := r.Header.Get("Content-Type"); ct != "application/x-www-form-urlencoded" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/x-www-form-urlencoded" {

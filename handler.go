@@ -32,7 +32,7 @@ type ReplyFunc func(ctx context.Context, c *Conversation, m *Message) (Reply, er
 const (
 	DefaultMaxBodyBytes    = 128 << 10 // far above Twilio's largest form (about 25 KiB)
 	DefaultHistorySize     = 4
-	DefaultRetryRecords    = 4
+	DefaultRetryRecords    = 6
 	DefaultTurnTimeout     = 10 * time.Second // Twilio gives up after 15 s
 	DefaultReplyTimeout    = 5 * time.Second
 	DefaultConflictRetries = 10

@@ -635,3 +635,15 @@ func TestNoGoroutineLeaks(t *testing.T) {
 	}
 	assert.LessOrEqual(t, runtime.NumGoroutine(), before, "goroutines left running")
 }
+
+// A middleware that reads the form first (r.FormValue, r.ParseForm) must
+// not make the webhook look empty.
+func TestFormParsedByMiddleware(t *testing.T) {
+	f := newFixture(t, nil)
+	mw := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.FormValue("From")
+		f.h.ServeHTTP(w, r)
+	})
+	rec := post(t, mw, form(reyNum, twilNum, "hi", "SM1"), token)
+	assert.Equal(t, []string{"Rey has messaged +15005550006 1 times"}, messages(t, rec.Body.Bytes()))
+}

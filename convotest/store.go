@@ -1,6 +1,10 @@
 // Package convotest helps test convo stores and conversations, as
 // net/http/httptest and testing/fstest do for handlers and file systems.
 //
+// NewTwilio and NewTwilioURL fake Twilio's messaging webhooks for
+// end-to-end tests of a conversation: phones that keep Twilio's cookies,
+// sign their requests, retry, send bursts and live on a hand-moved Clock.
+//
 // TestStore checks any convo.Store against the whole Store contract, so a
 // store written outside this module proves itself with one call:
 //
