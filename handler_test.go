@@ -377,45 +377,19 @@ func TestMarkupStaysText(t *testing.T) {
 	assert.NotContains(t, rec.Body.String(), "<Redirect>")
 }
 
-// faultyStore fails on command.
-type faultyStore struct {
-	convo.Store
-	failLoad, failSave atomic.Bool
-	delay              time.Duration
-}
-
-func (s *faultyStore) Load(ctx context.Context, k convo.Key) (*convo.Conversation, error) {
-	if s.failLoad.Load() {
-		return nil, fmt.Errorf("load %s: %w", k.Redacted(), errors.New("connection refused"))
-	}
-	return s.Store.Load(ctx, k)
-}
-
-func (s *faultyStore) Save(ctx context.Context, c *convo.Conversation) error {
-	if s.delay > 0 {
-		select {
-		case <-time.After(s.delay):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	if s.failSave.Load() {
-		return errors.New("disk full")
-	}
-	return s.Store.Save(ctx, c)
-}
-
 func TestStoreFailureAnswers503AndLosesNothing(t *testing.T) {
-	var fs *faultyStore
-	f := newFixture(t, func(c *convo.Config) { fs = &faultyStore{Store: c.Store}; c.Store = fs })
+	var fs *convotest.FaultyStore
+	f := newFixture(t, func(c *convo.Config) { fs = convotest.NewFaultyStore(c.Store); c.Store = fs })
 	require.Equal(t, 200, post(t, f.h, form(reyNum, twilNum, "1", "SM1"), token).Code)
 
-	fs.failLoad.Store(true)
+	fs.FailLoad(fmt.Errorf("load: %w", errors.New("connection refused")))
 	assert.Equal(t, http.StatusServiceUnavailable, post(t, f.h, form(reyNum, twilNum, "2", "SM2"), token).Code)
-	fs.failLoad.Store(false)
-	fs.failSave.Store(true)
+	fs.Heal()
+	fs.FailSave(nil)
 	assert.Equal(t, http.StatusServiceUnavailable, post(t, f.h, form(reyNum, twilNum, "2", "SM2"), token).Code)
-	fs.failSave.Store(false)
+	fs.Heal()
+	_, _, _, failures := fs.Calls()
+	assert.Equal(t, 2, failures)
 
 	rec := post(t, f.h, form(reyNum, twilNum, "2", "SM2"), token)
 	assert.Equal(t, []string{"Rey has messaged +15005550006 2 times"}, messages(t, rec.Body.Bytes()), "state was lost or half-saved")
@@ -427,16 +401,22 @@ func TestStoreFailureAnswers503AndLosesNothing(t *testing.T) {
 }
 
 func TestTurnTimeout(t *testing.T) {
-	var fs *faultyStore
+	var fs *convotest.FaultyStore
 	f := newFixture(t, func(c *convo.Config) {
-		fs = &faultyStore{Store: c.Store, delay: time.Second}
+		fs = convotest.NewFaultyStore(c.Store)
+		fs.Stall(time.Minute)
 		c.Store = fs
 		c.TurnTimeout = 50 * time.Millisecond
 	})
+	start := time.Now()
 	rec := post(t, f.h, form(reyNum, twilNum, "slow", "SM1"), token)
 	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
-	c, _ := fs.Store.Load(context.Background(), convo.Key{From: reyNum, To: twilNum})
+	assert.Less(t, time.Since(start), 10*time.Second, "a stalled store held the answer")
+	fs.Heal()
+	c, _ := fs.Load(context.Background(), convo.Key{From: reyNum, To: twilNum})
 	assert.Zero(t, c.Count)
+	rec = post(t, f.h, form(reyNum, twilNum, "fast", "SM2"), token)
+	assert.Equal(t, []string{"Rey has messaged +15005550006 1 times"}, messages(t, rec.Body.Bytes()))
 }
 
 func TestReplyFailures(t *testing.T) {
