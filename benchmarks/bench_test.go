@@ -1,0 +1,25 @@
+package benchmarks
+
+import "testing"
+
+// BenchmarkWebhook sends the same messages to every system: a realistic
+// Twilio form of 19 parameters, 1,000 pairs in rotation, each message with
+// its own MessageSid, cookies carried from each answer to the pair's next
+// message as Twilio does. Signature checking is off everywhere. Compare
+// each line with floor, measured in the same run:
+//
+//	go test -run '^$' -bench Webhook -benchmem -count 5
+func BenchmarkWebhook(b *testing.B) {
+	for _, s := range systems {
+		b.Run(s.name, func(b *testing.B) {
+			r := newRunner(s.new(b, nil), pairs)
+			r.run(b, pairs) // every pair has a conversation (and a cookie) before timing starts
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := r.step(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,210 @@
+package benchmarks
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/smsconvo/convo"
+	"github.com/smsconvo/convo/benchmarks/internal/counter"
+	"github.com/smsconvo/convo/convotest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	burstSize = 40 // messages sent at once, between one before and one after
+	burstRuns = 5  // bursts per system, each from a phone of its own
+)
+
+// A phone sends one pair's messages to a handler in process, keeping its
+// cookies in a convotest.CookieJar, which follows Twilio's rules.
+type phone struct {
+	h    http.Handler
+	jar  *convotest.CookieJar
+	pair int
+	key  convo.Key
+}
+
+var sids atomic.Uint64
+
+func newSID() string { return fmt.Sprintf("SM%032x", 1<<48|sids.Add(1)) }
+
+func newPhone(h http.Handler, pair int) *phone {
+	f := webhookForm(pair, "")
+	return &phone{h: h, jar: convotest.NewCookieJar(nil), pair: pair, key: convo.Key{From: f.Get("From"), To: f.Get("To")}}
+}
+
+// send sends message sid with the given cookies and returns the answer;
+// the caller decides whether Twilio keeps its cookies.
+func (p *phone) send(sid string, cookies []*http.Cookie) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, hookURL, strings.NewReader(webhookForm(p.pair, sid).Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	rec := httptest.NewRecorder()
+	p.h.ServeHTTP(rec, req)
+	return rec
+}
+
+// sendKeep sends a new message with the cookies Twilio holds, keeps the
+// answer's cookies, and returns the count it answered.
+func (p *phone) sendKeep() (int, error) {
+	rec := p.send(newSID(), p.jar.Cookies(p.key))
+	p.jar.Update(p.key, rec.Header())
+	return countOf(rec)
+}
+
+func countOf(rec *httptest.ResponseRecorder) (int, error) {
+	if rec.Code != http.StatusOK {
+		return 0, fmt.Errorf("status %d: %s", rec.Code, rec.Body)
+	}
+	return counter.Count(rec.Body.Bytes())
+}
+
+// burst sends one message, then burstSize at once, all carrying the cookies
+// Twilio holds after the first (it sends them before any is answered),
+// keeping each answer's cookies as it arrives, then one more message. It
+// returns the count that last message answered and how many of the burst
+// failed.
+func (p *phone) burst() (final, failed int, err error) {
+	if _, err := p.sendKeep(); err != nil {
+		return 0, 0, fmt.Errorf("first message: %w", err)
+	}
+	held := p.jar.Cookies(p.key)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	var fails atomic.Int64
+	for range burstSize {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			rec := p.send(newSID(), held)
+			if rec.Code != http.StatusOK {
+				fails.Add(1)
+				return
+			}
+			p.jar.Update(p.key, rec.Header())
+		}()
+	}
+	close(start)
+	wg.Wait()
+	final, err = p.sendKeep()
+	if err != nil {
+		return 0, int(fails.Load()), fmt.Errorf("last message: %w", err)
+	}
+	return final, int(fails.Load()), nil
+}
+
+// retry plays Twilio's retry: message 1 answered; message 2 handled but
+// its answer lost (Twilio timed out), so Twilio keeps the cookies it held
+// and sends message 2 again with the same MessageSid; then message 3. It
+// returns the count message 3 answered (3 when the retry was recognised
+// or its effect lost, 4 when it counted twice), whether the retry ran the
+// system's counting logic again (calls counts it), and whether the retry
+// got the same answer as the lost one.
+func (p *phone) retry(calls *atomic.Int64) (final int, handledAgain, sameAnswer bool, err error) {
+	if _, err := p.sendKeep(); err != nil {
+		return 0, false, false, fmt.Errorf("message 1: %w", err)
+	}
+	held := p.jar.Cookies(p.key)
+	sid := newSID()
+	lost := p.send(sid, held)
+	if _, err := countOf(lost); err != nil {
+		return 0, false, false, fmt.Errorf("message 2: %w", err)
+	}
+	before := calls.Load()
+	again := p.send(sid, held)
+	if _, err := countOf(again); err != nil {
+		return 0, false, false, fmt.Errorf("message 2 retried: %w", err)
+	}
+	handledAgain = calls.Load() > before
+	sameAnswer = again.Body.String() == lost.Body.String()
+	p.jar.Update(p.key, again.Header())
+	final, err = p.sendKeep()
+	if err != nil {
+		return 0, false, false, fmt.Errorf("message 3: %w", err)
+	}
+	return final, handledAgain, sameAnswer, nil
+}
+
+// TestBurstAndRetry measures, for every system that counts, the counts a
+// burst loses and what a retried MessageSid does, prints the table, and
+// asserts that convo on its server-side stores loses nothing and never
+// counts twice. The peers' (and cookiestore's) figures are reported, not
+// asserted: they are what they are, and vary from run to run.
+func TestBurstAndRetry(t *testing.T) {
+	var rows []string
+	for _, s := range systems {
+		if !s.counts {
+			continue
+		}
+		t.Run(s.name, func(t *testing.T) {
+			var calls atomic.Int64
+			h := s.new(t, func() { calls.Add(1) })
+			var lost []int
+			failed := 0
+			for run := range burstRuns {
+				final, f, err := newPhone(h, 100+run).burst()
+				require.NoError(t, err)
+				lost = append(lost, burstSize+2-final)
+				failed += f
+			}
+			final, handledAgain, same, err := newPhone(h, 200).retry(&calls)
+			require.NoError(t, err)
+			rows = append(rows, fmt.Sprintf("| %s | %s | %d | %s | %s | %s |", s.name, spread(lost), failed,
+				yesNo(final == 4), yesNo(handledAgain), yesNo(same)))
+			t.Logf("burst: lost %v of %d (%d failed); retry: message 3 counted %d, handled again %v, same answer %v",
+				lost, burstSize, failed, final, handledAgain, same)
+			if s.name == "convo-memstore" || s.name == "convo-sqlstore" {
+				assert.Equal(t, make([]int, burstRuns), lost, "a server-side store loses no count")
+				assert.Zero(t, failed, "no message of the burst fails")
+				assert.Equal(t, 3, final, "the retry is not counted twice")
+				assert.False(t, handledAgain, "the retry is answered from its record")
+				assert.True(t, same, "the retry gets the lost answer again")
+			}
+		})
+	}
+	t.Logf("one message, %d at once carrying the same cookie, one more (%d runs); then a retried MessageSid\n\n"+
+		"| system | burst: counts lost | burst: failed | retry counted twice | retry handled again | retry same answer |\n"+
+		"|---|---|---|---|---|---|\n%s", burstSize, burstRuns, strings.Join(rows, "\n"))
+}
+
+func spread(v []int) string {
+	lo, hi := slices.Min(v), slices.Max(v)
+	if lo == hi {
+		return fmt.Sprint(lo)
+	}
+	return fmt.Sprintf("%d to %d", lo, hi)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// TestSystemsCount runs every system through the benchmarks' runner and
+// checks each answer's count, and that the cookies the runner carries are
+// the ones Twilio would (convotest.CookieJar).
+func TestSystemsCount(t *testing.T) {
+	for _, s := range systems {
+		t.Run(s.name, func(t *testing.T) {
+			r := newRunner(s.new(t, nil), 50)
+			r.check = convotest.NewCookieJar(nil)
+			r.verify = s.counts
+			r.run(t, 50*4)
+			if !s.counts {
+				assert.Equal(t, fixedTwiML, r.w.body)
+			}
+		})
+	}
+}
