@@ -75,10 +75,10 @@ type pairState struct {
 	key    convo.Key
 	tmpl   http.Request
 	body   []byte
-	sids   []int    // offsets of the SID placeholders in body
-	cookie []string // the Cookie header, when the pair holds cookies
+	sids   []int             // offsets of the SID placeholders in body
+	cookie []string          // the Cookie header, when the pair holds cookies
 	jar    map[string]string // name: "name=value" as set
-	seq    int // messages sent
+	seq    int               // messages sent
 }
 
 // runner sends messages of pairs in rotation to one handler, each with a
