@@ -10,12 +10,12 @@ require (
 	github.com/gorilla/sessions v1.4.0
 	github.com/smsconvo/convo v0.0.0-00010101000000-000000000000
 	github.com/stretchr/testify v1.12.1
+	github.com/twilio/twilio-go v1.31.0
 )
 
 require (
 	github.com/beevik/etree v1.1.0 // indirect
 	github.com/golang/mock v1.6.0 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
-	github.com/twilio/twilio-go v1.31.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )

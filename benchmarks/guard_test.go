@@ -1,0 +1,112 @@
+package benchmarks
+
+import (
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// raceEnabled is set under the race detector, which slows systems unevenly.
+var raceEnabled bool
+
+// The guard's limits, each a ratio of two systems' costs in one run.
+var guardLimits = []struct {
+	system, reference string
+	max               float64
+}{
+	{"convo-memstore", "floor", 1.5},
+	{"convo-cookiestore", "gorilla-sessions", 0.5},
+}
+
+// TestGuard fails when convo's webhook on memstore costs more than 1.5
+// times the floor, or on cookiestore more than half of gorilla/sessions,
+// all measured in this run. It runs only with CONVO_BENCH_GUARD=1 (CI),
+// never under the race detector:
+//
+//	CONVO_BENCH_GUARD=1 go test -run '^TestGuard$' -count=1 .
+//
+// For each limit it times the two systems in alternating chunks of
+// guardChunk messages (after one message per pair, and a garbage
+// collection before each chunk, so that each chunk pays for its own
+// garbage), CONVO_BENCH_GUARD_N messages (10000) of each in all, and
+// compares the median of the ratios of adjacent chunks: another process
+// taking the CPU for a moment moves a few chunks, not the verdict, on a
+// machine shared with other work.
+func TestGuard(t *testing.T) {
+	if os.Getenv("CONVO_BENCH_GUARD") != "1" {
+		t.Skip("set CONVO_BENCH_GUARD=1 to run the benchmark guard")
+	}
+	if raceEnabled {
+		t.Skip("the benchmark guard does not run under the race detector")
+	}
+	n := envInt(t, "CONVO_BENCH_GUARD_N", 10000)
+	chunks := max(n/guardChunk, 1)
+	for _, l := range guardLimits {
+		sys := newRunner(systemNamed(t, l.system).new(t, nil), pairs)
+		ref := newRunner(systemNamed(t, l.reference).new(t, nil), pairs)
+		sys.run(t, pairs)
+		ref.run(t, pairs)
+		var sysNs, refNs, ratios []float64
+		for i := range chunks {
+			a, b := sys, ref
+			if i%2 == 1 {
+				a, b = ref, sys
+			}
+			ta, tb := timeChunk(t, a), timeChunk(t, b)
+			if i%2 == 1 {
+				ta, tb = tb, ta
+			}
+			sysNs, refNs = append(sysNs, ta), append(refNs, tb)
+			ratios = append(ratios, ta/tb)
+		}
+		ratio := medianOf(ratios)
+		t.Logf("%s / %s: median ratio %.2f (limit %.2f) over %d chunk pairs of %d messages; median ns per message %.0f / %.0f; ratios %s",
+			l.system, l.reference, ratio, l.max, chunks, guardChunk, medianOf(sysNs), medianOf(refNs), formatRatios(ratios))
+		if ratio > l.max {
+			t.Errorf("%s costs %.2f× %s per message (limit %.2f×)", l.system, ratio, l.reference, l.max)
+		}
+	}
+}
+
+// guardChunk is how many messages the guard times at once.
+const guardChunk = 500
+
+// timeChunk returns the ns per message of guardChunk messages through r.
+func timeChunk(t *testing.T, r *runner) float64 {
+	runtime.GC()
+	start := time.Now()
+	r.run(t, guardChunk)
+	return float64(time.Since(start).Nanoseconds()) / guardChunk
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive integer", name, s)
+	}
+	return n
+}
+
+func medianOf(v []float64) float64 {
+	s := slices.Sorted(slices.Values(v))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func formatRatios(v []float64) string {
+	parts := make([]string, len(v))
+	for i, c := range v {
+		parts[i] = strconv.FormatFloat(c, 'f', 2, 64)
+	}
+	return strings.Join(parts, " ")
+}
