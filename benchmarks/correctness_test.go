@@ -1,7 +1,9 @@
 package benchmarks
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -22,13 +24,23 @@ const (
 	burstRuns = 5  // bursts per system, each from a phone of its own
 )
 
-// A phone sends one pair's messages to a handler in process, keeping its
-// cookies in a convotest.CookieJar, which follows Twilio's rules.
+// A phone sends one pair's messages to a handler, in process or over
+// loopback HTTP, keeping its cookies in a convotest.CookieJar, which
+// follows Twilio's rules.
 type phone struct {
-	h    http.Handler
-	jar  *convotest.CookieJar
-	pair int
-	key  convo.Key
+	h      http.Handler // in process, when client is nil
+	client *http.Client // over HTTP to url
+	url    string
+	jar    *convotest.CookieJar
+	pair   int
+	key    convo.Key
+}
+
+// answer is one reply to a message.
+type answer struct {
+	code   int
+	header http.Header
+	body   []byte
 }
 
 var sids atomic.Uint64
@@ -42,30 +54,51 @@ func newPhone(h http.Handler, pair int) *phone {
 
 // send sends message sid with the given cookies and returns the answer;
 // the caller decides whether Twilio keeps its cookies.
-func (p *phone) send(sid string, cookies []*http.Cookie) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(http.MethodPost, hookURL, strings.NewReader(webhookForm(p.pair, sid).Encode()))
+func (p *phone) send(sid string, cookies []*http.Cookie) answer {
+	body := strings.NewReader(webhookForm(p.pair, sid).Encode())
+	var req *http.Request
+	if p.client == nil {
+		req = httptest.NewRequest(http.MethodPost, hookURL, body)
+	} else {
+		var err error
+		if req, err = http.NewRequest(http.MethodPost, p.url, body); err != nil {
+			return answer{body: []byte(err.Error())}
+		}
+	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for _, c := range cookies {
 		req.AddCookie(c)
 	}
-	rec := httptest.NewRecorder()
-	p.h.ServeHTTP(rec, req)
-	return rec
+	if p.client == nil {
+		rec := httptest.NewRecorder()
+		p.h.ServeHTTP(rec, req)
+		return answer{rec.Code, rec.Header(), rec.Body.Bytes()}
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return answer{body: []byte(err.Error())}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return answer{body: []byte(err.Error())}
+	}
+	return answer{resp.StatusCode, resp.Header, b}
 }
 
 // sendKeep sends a new message with the cookies Twilio holds, keeps the
 // answer's cookies, and returns the count it answered.
 func (p *phone) sendKeep() (int, error) {
-	rec := p.send(newSID(), p.jar.Cookies(p.key))
-	p.jar.Update(p.key, rec.Header())
-	return countOf(rec)
+	a := p.send(newSID(), p.jar.Cookies(p.key))
+	p.jar.Update(p.key, a.header)
+	return a.count()
 }
 
-func countOf(rec *httptest.ResponseRecorder) (int, error) {
-	if rec.Code != http.StatusOK {
-		return 0, fmt.Errorf("status %d: %s", rec.Code, rec.Body)
+func (a answer) count() (int, error) {
+	if a.code != http.StatusOK {
+		return 0, fmt.Errorf("status %d: %s", a.code, a.body)
 	}
-	return counter.Count(rec.Body.Bytes())
+	return counter.Count(a.body)
 }
 
 // burst sends one message, then burstSize at once, all carrying the cookies
@@ -86,12 +119,12 @@ func (p *phone) burst() (final, failed int, err error) {
 		go func() {
 			defer wg.Done()
 			<-start
-			rec := p.send(newSID(), held)
-			if rec.Code != http.StatusOK {
+			a := p.send(newSID(), held)
+			if a.code != http.StatusOK {
 				fails.Add(1)
 				return
 			}
-			p.jar.Update(p.key, rec.Header())
+			p.jar.Update(p.key, a.header)
 		}()
 	}
 	close(start)
@@ -117,17 +150,17 @@ func (p *phone) retry(calls *atomic.Int64) (final int, handledAgain, sameAnswer 
 	held := p.jar.Cookies(p.key)
 	sid := newSID()
 	lost := p.send(sid, held)
-	if _, err := countOf(lost); err != nil {
+	if _, err := lost.count(); err != nil {
 		return 0, false, false, fmt.Errorf("message 2: %w", err)
 	}
 	before := calls.Load()
 	again := p.send(sid, held)
-	if _, err := countOf(again); err != nil {
+	if _, err := again.count(); err != nil {
 		return 0, false, false, fmt.Errorf("message 2 retried: %w", err)
 	}
 	handledAgain = calls.Load() > before
-	sameAnswer = again.Body.String() == lost.Body.String()
-	p.jar.Update(p.key, again.Header())
+	sameAnswer = bytes.Equal(again.body, lost.body)
+	p.jar.Update(p.key, again.header)
 	final, err = p.sendKeep()
 	if err != nil {
 		return 0, false, false, fmt.Errorf("message 3: %w", err)
@@ -136,10 +169,11 @@ func (p *phone) retry(calls *atomic.Int64) (final int, handledAgain, sameAnswer 
 }
 
 // TestBurstAndRetry measures, for every system that counts, the counts a
-// burst loses and what a retried MessageSid does, prints the table, and
-// asserts that convo on its server-side stores loses nothing and never
-// counts twice. The peers' (and cookiestore's) figures are reported, not
-// asserted: they are what they are, and vary from run to run.
+// burst loses, in process and over loopback HTTP, and what a retried
+// MessageSid does; it prints the table, and asserts that convo on its
+// server-side stores loses nothing and never counts twice. The peers' (and
+// cookiestore's) figures are reported, not asserted: they are what they
+// are, and vary from run to run.
 func TestBurstAndRetry(t *testing.T) {
 	var rows []string
 	for _, s := range systems {
@@ -149,22 +183,30 @@ func TestBurstAndRetry(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			var calls atomic.Int64
 			h := s.new(t, func() { calls.Add(1) })
-			var lost []int
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			var lost [2][]int // in process, over HTTP
 			failed := 0
 			for run := range burstRuns {
-				final, f, err := newPhone(h, 100+run).burst()
-				require.NoError(t, err)
-				lost = append(lost, burstSize+2-final)
-				failed += f
+				for mode := range lost {
+					p := newPhone(h, 100+2*run+mode)
+					if mode == 1 {
+						p.client, p.url = srv.Client(), srv.URL
+					}
+					final, f, err := p.burst()
+					require.NoError(t, err)
+					lost[mode] = append(lost[mode], burstSize+2-final)
+					failed += f
+				}
 			}
 			final, handledAgain, same, err := newPhone(h, 200).retry(&calls)
 			require.NoError(t, err)
-			rows = append(rows, fmt.Sprintf("| %s | %s | %d | %s | %s | %s |", s.name, spread(lost), failed,
+			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %d | %s | %s | %s |", s.name, spread(lost[0]), spread(lost[1]), failed,
 				yesNo(final == 4), yesNo(handledAgain), yesNo(same)))
-			t.Logf("burst: lost %v of %d (%d failed); retry: message 3 counted %d, handled again %v, same answer %v",
-				lost, burstSize, failed, final, handledAgain, same)
+			t.Logf("burst: lost %v in process, %v over HTTP, of %d (%d failed); retry: message 3 counted %d, handled again %v, same answer %v",
+				lost[0], lost[1], burstSize, failed, final, handledAgain, same)
 			if s.name == "convo-memstore" || s.name == "convo-sqlstore" {
-				assert.Equal(t, make([]int, burstRuns), lost, "a server-side store loses no count")
+				assert.Equal(t, [2][]int{make([]int, burstRuns), make([]int, burstRuns)}, lost, "a server-side store loses no count")
 				assert.Zero(t, failed, "no message of the burst fails")
 				assert.Equal(t, 3, final, "the retry is not counted twice")
 				assert.False(t, handledAgain, "the retry is answered from its record")
@@ -172,9 +214,9 @@ func TestBurstAndRetry(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("one message, %d at once carrying the same cookie, one more (%d runs); then a retried MessageSid\n\n"+
-		"| system | burst: counts lost | burst: failed | retry counted twice | retry handled again | retry same answer |\n"+
-		"|---|---|---|---|---|---|\n%s", burstSize, burstRuns, strings.Join(rows, "\n"))
+	t.Logf("one message, %d at once carrying the same cookie, one more (%d runs each way); then a retried MessageSid\n\n"+
+		"| system | burst: counts lost, in process | burst: counts lost, loopback HTTP | burst: failed | retry counted twice | retry handled again | retry same answer |\n"+
+		"|---|---|---|---|---|---|---|\n%s", burstSize, burstRuns, strings.Join(rows, "\n"))
 }
 
 func spread(v []int) string {
