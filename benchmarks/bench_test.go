@@ -1,6 +1,10 @@
 package benchmarks
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/smsconvo/convo/benchmarks/internal/systems"
+)
 
 // BenchmarkWebhook sends the same messages to every system: a realistic
 // Twilio form of 19 parameters, 1,000 pairs in rotation, each message with
@@ -10,9 +14,9 @@ import "testing"
 //
 //	go test -run '^$' -bench Webhook -benchmem -count 5
 func BenchmarkWebhook(b *testing.B) {
-	for _, s := range systems {
-		b.Run(s.name, func(b *testing.B) {
-			r := newRunner(s.new(b, nil), pairs)
+	for _, s := range systems.All() {
+		b.Run(s.Name, func(b *testing.B) {
+			r := newRunner(newSystem(b, s, nil), pairs)
 			r.run(b, pairs) // every pair has a conversation (and a cookie) before timing starts
 			b.ReportAllocs()
 			for b.Loop() {

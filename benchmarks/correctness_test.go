@@ -14,6 +14,7 @@ import (
 
 	"github.com/smsconvo/convo"
 	"github.com/smsconvo/convo/benchmarks/internal/counter"
+	"github.com/smsconvo/convo/benchmarks/internal/systems"
 	"github.com/smsconvo/convo/convotest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -176,13 +177,13 @@ func (p *phone) retry(calls *atomic.Int64) (final int, handledAgain, sameAnswer 
 // are, and vary from run to run.
 func TestBurstAndRetry(t *testing.T) {
 	var rows []string
-	for _, s := range systems {
-		if !s.counts {
+	for _, s := range systems.All() {
+		if !s.Counts {
 			continue
 		}
-		t.Run(s.name, func(t *testing.T) {
+		t.Run(s.Name, func(t *testing.T) {
 			var calls atomic.Int64
-			h := s.new(t, func() { calls.Add(1) })
+			h := newSystem(t, s, func() { calls.Add(1) })
 			srv := httptest.NewServer(h)
 			defer srv.Close()
 			var lost [2][]int // in process, over HTTP
@@ -201,11 +202,11 @@ func TestBurstAndRetry(t *testing.T) {
 			}
 			final, handledAgain, same, err := newPhone(h, 200).retry(&calls)
 			require.NoError(t, err)
-			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %d | %s | %s | %s |", s.name, spread(lost[0]), spread(lost[1]), failed,
+			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %d | %s | %s | %s |", s.Name, spread(lost[0]), spread(lost[1]), failed,
 				yesNo(final == 4), yesNo(handledAgain), yesNo(same)))
 			t.Logf("burst: lost %v in process, %v over HTTP, of %d (%d failed); retry: message 3 counted %d, handled again %v, same answer %v",
 				lost[0], lost[1], burstSize, failed, final, handledAgain, same)
-			if s.name == "convo-memstore" || s.name == "convo-sqlstore" {
+			if s.Name == "convo-memstore" || s.Name == "convo-sqlstore" {
 				assert.Equal(t, [2][]int{make([]int, burstRuns), make([]int, burstRuns)}, lost, "a server-side store loses no count")
 				assert.Zero(t, failed, "no message of the burst fails")
 				assert.Equal(t, 3, final, "the retry is not counted twice")
@@ -238,14 +239,14 @@ func yesNo(b bool) string {
 // checks each answer's count, and that the cookies the runner carries are
 // the ones Twilio would (convotest.CookieJar).
 func TestSystemsCount(t *testing.T) {
-	for _, s := range systems {
-		t.Run(s.name, func(t *testing.T) {
-			r := newRunner(s.new(t, nil), 50)
+	for _, s := range systems.All() {
+		t.Run(s.Name, func(t *testing.T) {
+			r := newRunner(newSystem(t, s, nil), 50)
 			r.check = convotest.NewCookieJar(nil)
-			r.verify = s.counts
+			r.verify = s.Counts
 			r.run(t, 50*4)
-			if !s.counts {
-				assert.Equal(t, fixedTwiML, r.w.body)
+			if !s.Counts {
+				assert.Equal(t, systems.FixedTwiML, r.w.body)
 			}
 		})
 	}

@@ -46,8 +46,8 @@ func TestGuard(t *testing.T) {
 	n := envInt(t, "CONVO_BENCH_GUARD_N", 10000)
 	chunks := max(n/guardChunk, 1)
 	for _, l := range guardLimits {
-		sys := newRunner(systemNamed(t, l.system).new(t, nil), pairs)
-		ref := newRunner(systemNamed(t, l.reference).new(t, nil), pairs)
+		sys := newRunner(newSystem(t, systemNamed(t, l.system), nil), pairs)
+		ref := newRunner(newSystem(t, systemNamed(t, l.reference), nil), pairs)
 		sys.run(t, pairs)
 		ref.run(t, pairs)
 		var sysNs, refNs, ratios []float64

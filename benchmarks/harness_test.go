@@ -14,6 +14,7 @@ import (
 
 	"github.com/smsconvo/convo"
 	"github.com/smsconvo/convo/benchmarks/internal/counter"
+	"github.com/smsconvo/convo/benchmarks/internal/systems"
 	"github.com/smsconvo/convo/convotest"
 )
 
@@ -264,4 +265,24 @@ func (r *runner) run(tb testing.TB, n int) {
 			tb.Fatal(err)
 		}
 	}
+}
+
+// newSystem builds a fresh s for one test or benchmark.
+func newSystem(tb testing.TB, s systems.System, hook func()) http.Handler {
+	tb.Helper()
+	h, closeFn, err := s.New(hook, tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = closeFn() })
+	return h
+}
+
+func systemNamed(tb testing.TB, name string) systems.System {
+	tb.Helper()
+	s, err := systems.Named(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }

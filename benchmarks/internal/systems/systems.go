@@ -1,14 +1,19 @@
-package benchmarks
+// Package systems holds the seed's counter webhook ("<Name> has messaged
+// <To> <n> times") built on convo and on each of the peers, for the
+// benchmarks, the burst and retry measurements and cmd/serve.
+package systems
 
 import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -20,35 +25,53 @@ import (
 	"github.com/smsconvo/convo/memstore"
 )
 
-// A system is one implementation of the seed's counter webhook. new builds
-// a fresh one (no conversations yet); hook, when not nil, is called each
-// time the system runs its counting logic, so that the retry test can tell
-// a message handled twice from one answered from a record.
-type system struct {
-	name   string
-	counts bool // false for the floor, which answers a fixed text
-	new    func(tb testing.TB, hook func()) http.Handler
+// A System is one implementation of the seed's counter webhook.
+type System struct {
+	// Name names it in tables and flags.
+	Name string
+
+	// Counts is false for the floor, which answers a fixed text.
+	Counts bool
+
+	// New builds a fresh one, without conversations. hook, when not nil,
+	// is called each time the system runs its counting logic, so that a
+	// test can tell a message handled twice from one answered from a
+	// record. dir is a directory it may keep files in. The caller calls
+	// close when done with the handler.
+	New func(hook func(), dir string) (h http.Handler, close func() error, err error)
 }
 
-// The systems in the order of the tables. stores_test.go adds convo on
-// cookiestore and sqlstore after convo on memstore.
-var systems = []system{
-	{name: "floor", new: newFloor},
-	{name: "mutexmap", counts: true, new: newMutexMap},
-	{name: "convo-memstore", counts: true, new: newConvoMemstore},
-	{name: "gorilla-sessions", counts: true, new: newGorilla},
-	{name: "scs-memstore", counts: true, new: newSCS},
+// All returns the systems in the order of the tables.
+func All() []System { return slices.Clone(all) }
+
+var all = []System{
+	{Name: "floor", New: newFloor},
+	{Name: "mutexmap", Counts: true, New: newMutexMap},
+	{Name: "convo-memstore", Counts: true, New: newConvoMemstore},
+	{Name: "gorilla-sessions", Counts: true, New: newGorilla},
+	{Name: "scs-memstore", Counts: true, New: newSCS},
 }
 
-func systemNamed(tb testing.TB, name string) system {
-	for _, s := range systems {
-		if s.name == name {
-			return s
+// Named returns the system called name.
+func Named(name string) (System, error) {
+	for _, s := range all {
+		if s.Name == name {
+			return s, nil
 		}
 	}
-	tb.Fatalf("no system %q", name)
-	return system{}
+	return System{}, fmt.Errorf("no system %q (have %s)", name, strings.Join(Names(), ", "))
 }
+
+// Names lists the systems' names.
+func Names() []string {
+	names := make([]string, len(all))
+	for i, s := range all {
+		names[i] = s.Name
+	}
+	return names
+}
+
+func noClose() error { return nil }
 
 var seedNames = convo.SeedNames()
 
@@ -79,11 +102,12 @@ func writeTwiML(w http.ResponseWriter, text string) {
 	bufs.Put(buf)
 }
 
-var fixedTwiML = []byte(`<?xml version="1.0" encoding="UTF-8"?><Response><Message>Friend has messaged +15005550006 1 times</Message></Response>`)
+// FixedTwiML is what the floor answers to every message.
+var FixedTwiML = []byte(`<?xml version="1.0" encoding="UTF-8"?><Response><Message>Friend has messaged +15005550006 1 times</Message></Response>`)
 
 // newFloor is the least a webhook does: parse the form and answer a fixed
 // TwiML document. No state, no escaping.
-func newFloor(testing.TB, func()) http.Handler {
+func newFloor(func(), string) (http.Handler, func() error, error) {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil || r.PostForm.Get("From") == "" {
 			http.Error(w, "bad form", http.StatusBadRequest)
@@ -91,13 +115,13 @@ func newFloor(testing.TB, func()) http.Handler {
 		}
 		w.Header().Set("Content-Type", "text/xml")
 		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(fixedTwiML)
-	})
+		_, _ = w.Write(FixedTwiML)
+	}), noClose, nil
 }
 
 // newMutexMap counts in one map keyed by the pair, behind one mutex: what
 // a careful net/http user writes for a single server.
-func newMutexMap(_ testing.TB, hook func()) http.Handler {
+func newMutexMap(hook func(), _ string) (http.Handler, func() error, error) {
 	type pair struct{ from, to string }
 	var (
 		mu     sync.Mutex
@@ -121,14 +145,14 @@ func newMutexMap(_ testing.TB, hook func()) http.Handler {
 		n := counts[pair{from, to}]
 		mu.Unlock()
 		writeTwiML(w, counter.Greeting(nameOf(from), to, n))
-	})
+	}), noClose, nil
 }
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // convoHandler is the counter on convo with the Handler's defaults and
 // signature checking off.
-func convoHandler(tb testing.TB, store convo.Store, hook func()) http.Handler {
+func convoHandler(store convo.Store, hook func()) (http.Handler, error) {
 	reply := convo.Greeter(convo.SeedNames())
 	if hook != nil {
 		greet := reply
@@ -137,22 +161,18 @@ func convoHandler(tb testing.TB, store convo.Store, hook func()) http.Handler {
 			return greet(ctx, c, m)
 		}
 	}
-	h, err := convo.NewHandler(convo.Config{Store: store, Reply: reply, InsecureSkipSignatureCheck: true, Logger: discard})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return h
+	return convo.NewHandler(convo.Config{Store: store, Reply: reply, InsecureSkipSignatureCheck: true, Logger: discard})
 }
 
-func newConvoMemstore(tb testing.TB, hook func()) http.Handler {
+func newConvoMemstore(hook func(), _ string) (http.Handler, func() error, error) {
 	store := memstore.New(memstore.Options{})
-	tb.Cleanup(func() { _ = store.Close() })
-	return convoHandler(tb, store, hook)
+	h, err := convoHandler(store, hook)
+	return h, store.Close, err
 }
 
 // newGorilla keeps the count in gorilla/sessions' CookieStore: gob, then
 // AES-CTR and HMAC-SHA256 by securecookie, in the cookie Twilio carries.
-func newGorilla(_ testing.TB, hook func()) http.Handler {
+func newGorilla(hook func(), _ string) (http.Handler, func() error, error) {
 	store := sessions.NewCookieStore(securecookie.GenerateRandomKey(32), securecookie.GenerateRandomKey(32))
 	store.Options = &sessions.Options{Path: "/", MaxAge: 4 * 3600, HttpOnly: true, Secure: true}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -177,13 +197,13 @@ func newGorilla(_ testing.TB, hook func()) http.Handler {
 			return
 		}
 		writeTwiML(w, counter.Greeting(nameOf(from), to, n))
-	})
+	}), noClose, nil
 }
 
 // newSCS keeps the count in an alexedwards/scs session on its memstore:
 // a token in the cookie, the session (gob) in memory, loaded and saved by
 // the LoadAndSave middleware.
-func newSCS(_ testing.TB, hook func()) http.Handler {
+func newSCS(hook func(), _ string) (http.Handler, func() error, error) {
 	// No cleanup goroutine: the benchmarks run far shorter than a session
 	// lives, and scs's StopCleanup races with the goroutine's start.
 	store := scsmemstore.NewWithCleanupInterval(0)
@@ -207,5 +227,5 @@ func newSCS(_ testing.TB, hook func()) http.Handler {
 		n := sm.GetInt(r.Context(), "count") + 1
 		sm.Put(r.Context(), "count", n)
 		writeTwiML(w, counter.Greeting(nameOf(from), to, n))
-	}))
+	})), noClose, nil
 }

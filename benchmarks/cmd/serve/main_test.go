@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smsconvo/convo/benchmarks/internal/systems"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// syncBuffer is an io.Writer safe to read while run writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listening = regexp.MustCompile(`listening on (http://\S+/sms)`)
+
+// Every system serves the counter over loopback HTTP and shuts down when
+// the context ends.
+func TestServeEverySystem(t *testing.T) {
+	for _, s := range systems.All() {
+		t.Run(s.Name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			var out syncBuffer
+			done := make(chan error, 1)
+			go func() { done <- run(ctx, []string{"-system", s.Name, "-addr", "127.0.0.1:0"}, &out) }()
+			var hook string
+			require.Eventually(t, func() bool {
+				m := listening.FindStringSubmatch(out.String())
+				if m != nil {
+					hook = m[1]
+				}
+				return m != nil
+			}, 10*time.Second, 10*time.Millisecond)
+			form := url.Values{"From": {"+14158675308"}, "To": {"+15005550006"}, "Body": {"hi"}, "MessageSid": {"SM" + strings.Repeat("1", 32)}}
+			resp, err := http.PostForm(hook, form)
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			assert.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+			if s.Counts {
+				assert.Contains(t, string(body), "Rey has messaged +15005550006 1 times")
+			}
+			cancel()
+			select {
+			case err := <-done:
+				require.NoError(t, err)
+			case <-time.After(15 * time.Second):
+				t.Fatal("serve did not stop")
+			}
+		})
+	}
+}
+
+func TestServeUnknownSystem(t *testing.T) {
+	err := run(context.Background(), []string{"-system", "nope"}, io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "convo-memstore")
+}
