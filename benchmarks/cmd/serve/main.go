@@ -6,7 +6,7 @@
 //
 // It serves POST /sms until SIGINT or SIGTERM. Signatures are not checked
 // (no system of the benchmarks checks them); serve it on loopback only.
-// -system lists the systems when given an unknown name.
+// -list prints the systems' names.
 package main
 
 import (
@@ -41,8 +41,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.SetOutput(stdout)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	name := fs.String("system", "convo-memstore", "the webhook to serve: "+strings.Join(systems.Names(), ", "))
+	list := fs.Bool("list", false, "print the systems' names, one a line, and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *list {
+		for _, name := range systems.Names() {
+			fmt.Fprintln(stdout, name)
+		}
+		return nil
 	}
 	sys, err := systems.Named(*name)
 	if err != nil {

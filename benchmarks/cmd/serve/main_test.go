@@ -78,3 +78,9 @@ func TestServeUnknownSystem(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "convo-memstore")
 }
+
+func TestServeList(t *testing.T) {
+	var out strings.Builder
+	require.NoError(t, run(context.Background(), []string{"-list"}, &out))
+	assert.Equal(t, strings.Join(systems.Names(), "\n")+"\n", out.String())
+}

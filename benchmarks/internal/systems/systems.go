@@ -48,6 +48,7 @@ var all = []System{
 	{Name: "floor", New: newFloor},
 	{Name: "mutexmap", Counts: true, New: newMutexMap},
 	{Name: "convo-memstore", Counts: true, New: newConvoMemstore},
+	{Name: "convo-memstore-inline", Counts: true, New: newConvoMemstoreInline},
 	{Name: "gorilla-sessions", Counts: true, New: newGorilla},
 	{Name: "scs-memstore", Counts: true, New: newSCS},
 }
@@ -153,6 +154,12 @@ var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 // convoHandler is the counter on convo with the Handler's defaults and
 // signature checking off.
 func convoHandler(store convo.Store, hook func()) (http.Handler, error) {
+	return convoHandlerConfig(convo.Config{Store: store}, hook)
+}
+
+// convoHandlerConfig is the counter on convo with cfg, signature checking
+// off.
+func convoHandlerConfig(cfg convo.Config, hook func()) (http.Handler, error) {
 	reply := convo.Greeter(convo.SeedNames())
 	if hook != nil {
 		greet := reply
@@ -161,12 +168,22 @@ func convoHandler(store convo.Store, hook func()) (http.Handler, error) {
 			return greet(ctx, c, m)
 		}
 	}
-	return convo.NewHandler(convo.Config{Store: store, Reply: reply, InsecureSkipSignatureCheck: true, Logger: discard})
+	cfg.Reply, cfg.InsecureSkipSignatureCheck, cfg.Logger = reply, true, discard
+	return convo.NewHandler(cfg)
 }
 
 func newConvoMemstore(hook func(), _ string) (http.Handler, func() error, error) {
 	store := memstore.New(memstore.Options{})
 	h, err := convoHandler(store, hook)
+	return h, store.Close, err
+}
+
+// newConvoMemstoreInline runs the reply function in the request's
+// goroutine (ReplyTimeout < 0), without the goroutine that guards the
+// reply timeout: what that guard costs.
+func newConvoMemstoreInline(hook func(), _ string) (http.Handler, func() error, error) {
+	store := memstore.New(memstore.Options{})
+	h, err := convoHandlerConfig(convo.Config{Store: store, ReplyTimeout: -1}, hook)
 	return h, store.Close, err
 }
 
