@@ -4,7 +4,7 @@
 # the floor), the burst and retry table, cmd/load against every system
 # served over loopback HTTP, and the regression guard.
 #
-#   ./reproduce.sh                # COUNT=5 BENCHTIME=1s PHONES=100 MESSAGES=50 CONCURRENCY=16
+#   ./reproduce.sh                # COUNT=5 BENCHTIME=1s PHONES=100 MESSAGES=100 CONCURRENCY=16
 #   COUNT=3 BENCHTIME=3000x ./reproduce.sh
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 count=${COUNT:-5}
 benchtime=${BENCHTIME:-1s}
 phones=${PHONES:-100}
-messages=${MESSAGES:-50}
+messages=${MESSAGES:-100}
 concurrency=${CONCURRENCY:-16}
 
 tmp=$(mktemp -d)

@@ -1,7 +1,11 @@
 // Command benchtab turns the output of the webhook benchmarks into the
 // markdown table of BENCHMARKS.md: for each system, the median ns/op, B/op
-// and allocs/op over the runs (-count) and the ratio of its median ns/op to
-// the floor's, measured in the same run:
+// and allocs/op over the runs (-count) and its cost relative to the
+// floor's. -count N runs every system once per round, so the i-th result
+// of a system and the floor's i-th were measured moments apart; the ratio
+// is the median of those per-round ratios, which a machine busy with other
+// work for a while disturbs less than a ratio of medians. (With unequal
+// numbers of results it is the ratio of the medians.)
 //
 //	go test -run '^$' -bench Webhook -benchmem -count 5 | tee bench.txt
 //	go run ./cmd/benchtab < bench.txt
@@ -46,17 +50,17 @@ func run(in io.Reader, out io.Writer, ref string) error {
 	if len(samples) == 0 {
 		return errors.New("no benchmark results in the input")
 	}
-	var refNs float64
+	var refs *sample
 	for _, s := range samples {
 		if s.name == ref {
-			refNs = median(s.ns)
+			refs = s
 		}
 	}
 	fmt.Fprintf(out, "| system | ns/op | × %s | B/op | allocs/op | runs |\n|---|--:|--:|--:|--:|--:|\n", ref)
 	for _, s := range samples {
 		ratio := "—"
-		if refNs > 0 {
-			ratio = strconv.FormatFloat(median(s.ns)/refNs, 'f', 2, 64)
+		if r, ok := ratioTo(s, refs); ok {
+			ratio = strconv.FormatFloat(r, 'f', 2, 64)
 		}
 		fmt.Fprintf(out, "| %s | %s | %s | %s | %s | %d |\n", s.name, group(median(s.ns)), ratio,
 			optional(s.hasBytes, s.bytes), optional(s.hasAllocs, s.allocs), len(s.ns))
@@ -117,6 +121,25 @@ func systemName(bench string) string {
 		}
 	}
 	return name
+}
+
+// ratioTo is the median of s's per-round ratios to ref, or the ratio of
+// the medians when their numbers of results differ.
+func ratioTo(s, ref *sample) (float64, bool) {
+	if ref == nil {
+		return 0, false
+	}
+	if len(s.ns) != len(ref.ns) {
+		m := median(ref.ns)
+		return median(s.ns) / m, m > 0
+	}
+	ratios := make([]float64, 0, len(s.ns))
+	for i := range s.ns {
+		if ref.ns[i] > 0 {
+			ratios = append(ratios, s.ns[i]/ref.ns[i])
+		}
+	}
+	return median(ratios), len(ratios) > 0
 }
 
 func median(v []float64) float64 {

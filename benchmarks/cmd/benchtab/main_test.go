@@ -29,7 +29,7 @@ func TestRun(t *testing.T) {
 	assert.Equal(t, `| system | ns/op | × floor | B/op | allocs/op | runs |
 |---|--:|--:|--:|--:|--:|
 | floor | 7,000 | 1.00 | 7,289 | 65 | 3 |
-| convo-memstore | 8,400 | 1.20 | 5,862 | 53 | 3 |
+| convo-memstore | 8,400 | 1.29 | 5,862 | 53 | 3 |
 | gorilla-sessions | 1,212,345 | 173.19 | — | — | 1 |
 `, out.String())
 }
