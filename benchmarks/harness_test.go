@@ -21,6 +21,12 @@ import (
 // pairs is how many From/To pairs the benchmarks rotate through.
 const pairs = 1000
 
+// warmup is how many messages each pair sends before timing starts: a
+// convo conversation reaches its steady size after 6 (it keeps 4 turns
+// of history and 6 retry records by default), and so does a cookie that
+// holds one.
+const warmup = 8
+
 const (
 	hookURL = "https://bench.example/sms"
 	toAddr  = "+15005550006"
