@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -241,4 +243,41 @@ func TestStatusWriterUnwraps(t *testing.T) {
 	assert.True(t, rec.Flushed)
 	var target interface{ Unwrap() http.ResponseWriter } = sw
 	assert.Same(t, rec, target.Unwrap())
+}
+
+// A request in flight when shutdown begins is answered before run returns.
+func TestServiceFinishesRequestsInFlight(t *testing.T) {
+	s := startService(t, nil, "-insecure")
+	form := "From=%2B14158675308&To=%2B15005550006&MessageSid=SM1&Body=HOURS"
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	// The head and half the body: the request has begun.
+	_, err = fmt.Fprintf(conn, "POST /twilio/sms HTTP/1.1\r\nHost: shop\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s", len(form), form[:20])
+	require.NoError(t, err)
+	time.Sleep(20 * time.Millisecond) // let the server read the head
+
+	s.stop()
+	require.Eventually(t, func() bool { return strings.Contains(s.logs.String(), "shutting down") }, 5*time.Second, 5*time.Millisecond)
+	select {
+	case <-s.done:
+		t.Fatal("run returned with a request in flight")
+	case <-time.After(50 * time.Millisecond):
+	}
+	_, err = io.WriteString(conn, form[20:])
+	require.NoError(t, err)
+
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(b), Hours)
+	select {
+	case err := <-s.done:
+		assert.NoError(t, err)
+		s.done <- nil
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after the last request")
+	}
 }
