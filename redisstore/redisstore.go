@@ -316,7 +316,7 @@ func (s *Store) Delete(ctx context.Context, key convo.Key) error {
 
 // do runs call, returning as soon as ctx ends even when the client would
 // keep waiting on its socket (a client without ContextTimeoutEnabled
-// bounds a call only by its ReadTimeout, 3 s by default). An abandoned
+// bounds a call only by its ReadTimeout, 5 s by default). An abandoned
 // call finishes in the background within the client's timeouts.
 func (s *Store) do(ctx context.Context, call func(context.Context) error) error {
 	if s.ctxAware || ctx.Done() == nil {
