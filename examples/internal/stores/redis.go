@@ -1,4 +1,4 @@
-package main
+package stores
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 const defaultRedisDSN = "redis://127.0.0.1:6379/0"
 
 func init() {
-	stores["redis"] = openRedis
+	register("redis", openRedis)
 }
 
 // openRedis opens a Redis store from a redis:// or rediss:// URL, with the
