@@ -143,12 +143,13 @@ func newServer(opts Options) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	files := http.FileServerFS(static)
 	mux := http.NewServeMux()
-	mux.Handle("GET /", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-cache")
-		files.ServeHTTP(w, r)
-	}))
+	for pattern, name := range map[string]string{"GET /{$}": "index.html", "GET /app.js": "app.js", "GET /style.css": "style.css"} {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "no-cache")
+			http.ServeFileFS(w, r, static, name)
+		})
+	}
 	mux.HandleFunc("GET /api/config", s.handleConfig)
 	mux.HandleFunc("GET /api/pairs", s.handlePairs)
 	mux.HandleFunc("GET /api/thread", s.handleThread)
