@@ -477,9 +477,9 @@ func mustJSON(v any) string {
 func TestPage(t *testing.T) {
 	base := devphone(t, Options{Webhook: "http://127.0.0.1:1/sms"})
 	for path, want := range map[string]string{
-		"/":           "<title>convo dev phone</title>",
-		"/app.js":     `act("/api/retry", pair())`,
-		"/style.css":  "#thread",
+		"/":          "<title>convo dev phone</title>",
+		"/app.js":    `act("/api/retry", pair())`,
+		"/style.css": "#thread",
 	} {
 		res, err := http.Get(base + path)
 		require.NoError(t, err)

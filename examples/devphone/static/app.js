@@ -64,7 +64,9 @@ async function act(path, body) {
 
 function fmtTime(iso) {
   const d = new Date(iso);
-  return d.toLocaleString(undefined, { weekday: "short", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return d.toLocaleString(undefined, {
+    weekday: "short", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short",
+  });
 }
 
 function isImage(url) {
@@ -83,10 +85,10 @@ function mediaList(urls) {
       img.src = u;
       img.alt = u;
       img.loading = "lazy";
-      img.onerror = () => { img.remove(); a.textContent = "📎 " + u; };
+      img.onerror = () => { img.remove(); a.textContent = "media: " + u; };
       a.appendChild(img);
     } else {
-      a.textContent = "📎 " + u;
+      a.textContent = "media: " + u;
     }
     box.appendChild(a);
   }
@@ -96,7 +98,7 @@ function mediaList(urls) {
 function renderEntry(e) {
   const frag = document.createDocumentFragment();
   if (e.kind === "clock") {
-    frag.appendChild(el("div", "note", "⏩ " + e.note));
+    frag.appendChild(el("div", "note", e.note));
     return frag;
   }
   const out = el("div", "msg out" + (e.kind === "retry" ? " retry" : ""));
@@ -113,7 +115,7 @@ function renderEntry(e) {
   frag.appendChild(out);
 
   if (e.error) {
-    frag.appendChild(el("div", "msg in error", "⚠ " + e.error));
+    frag.appendChild(el("div", "msg in error", e.error));
     return frag;
   }
   for (const r of e.replies || []) {
@@ -130,7 +132,7 @@ function renderEntry(e) {
   if (e.redirect) {
     const method = e.redirect.Method || "POST";
     frag.appendChild(el("div", "msg in redirect",
-      "↪ Redirect: Twilio would " + method + " " + e.redirect.URL + " for more TwiML (the dev phone does not follow it)"));
+      "Redirect: Twilio would " + method + " " + e.redirect.URL + " for more TwiML (the dev phone does not follow it)"));
   }
   if (!(e.replies && e.replies.length) && !e.redirect) {
     frag.appendChild(el("div", "msg in empty", "(no reply: an empty <Response/>)"));
@@ -209,6 +211,7 @@ async function loadPairs() {
 }
 
 async function send() {
+  if (state.busy > 0) return; // Enter pressed while the last message is on its way
   const media = $("media").value.split(/[\s,]+/).filter(Boolean);
   const ok = await act("/api/send", { ...pair(), body: $("body").value, media });
   if (ok) { $("body").value = ""; $("media").value = ""; $("body").focus(); }
