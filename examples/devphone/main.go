@@ -101,12 +101,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		defer closer.Close()
 		opts.Handler, opts.PublicURL = h, ""
 	}
-	s, err := newServer(opts)
+	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
-
-	ln, err := net.Listen("tcp", *addr)
+	defer ln.Close()
+	if ta, ok := ln.Addr().(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+		opts.LoopbackOnly = true
+	}
+	s, err := newServer(opts)
 	if err != nil {
 		return err
 	}

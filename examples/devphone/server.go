@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -28,6 +29,7 @@ const (
 	maxBurst      = 100
 	maxJump       = 30 * 24 * time.Hour
 	maxEntries    = 500 // per thread; the oldest are dropped beyond it
+	maxPairs      = 1000
 	maxAPIBody    = 64 << 10
 	cookieLimit   = 4096 // the bytes a cookie is held to, Set-Cookie line included
 	maxValueShown = 160  // characters of a cookie's value the panel shows
@@ -92,17 +94,24 @@ type Options struct {
 	// Logger receives a line for every failed message; nil means
 	// slog.Default().
 	Logger *slog.Logger
+
+	// LoopbackOnly refuses requests whose Host is not a loopback address
+	// or localhost: set when the page is served on a loopback address, so
+	// that a web page whose name an attacker points at 127.0.0.1 (DNS
+	// rebinding) cannot drive the dev phone.
+	LoopbackOnly bool
 }
 
 // server is the dev phone: the page, its JSON API, and the fake Twilio
 // that texts the webhook.
 type server struct {
-	tw      *convotest.Twilio
-	clock   Clock
-	log     *slog.Logger
-	webhook string // shown on the page
-	signed  bool
-	mux     *http.ServeMux
+	tw       *convotest.Twilio
+	clock    Clock
+	log      *slog.Logger
+	webhook  string // shown on the page
+	signed   bool
+	loopback bool
+	mux      *http.ServeMux
 
 	mu     sync.Mutex
 	pairs  map[convo.Key]*pair
@@ -126,7 +135,7 @@ func newServer(opts Options) (*server, error) {
 		opts.Logger = slog.Default()
 	}
 	topts := convotest.TwilioOptions{AuthToken: opts.AuthToken, URL: opts.PublicURL, Now: opts.Clock.Now, Client: opts.Client}
-	s := &server{clock: opts.Clock, log: opts.Logger, signed: opts.AuthToken != "", pairs: make(map[convo.Key]*pair)}
+	s := &server{clock: opts.Clock, log: opts.Logger, signed: opts.AuthToken != "", loopback: opts.LoopbackOnly, pairs: make(map[convo.Key]*pair)}
 	if opts.Handler != nil {
 		s.tw = convotest.NewTwilio(opts.Handler, topts)
 		s.webhook = s.tw.URL() + " (in process)"
@@ -168,7 +177,26 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src * data:; frame-ancestors 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
+	if s.loopback && !loopbackHost(r.Host) {
+		writeError(w, http.StatusMisdirectedRequest, errors.New("the dev phone answers only to localhost and loopback addresses"))
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// loopbackHost reports whether a Host header names this machine:
+// localhost or a loopback IP, with any port.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Entry is one event of a thread: a message sent and its answer, or a
@@ -329,7 +357,11 @@ func (s *server) handleSend(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	p := s.pair(key)
+	p, err := s.pair(key)
+	if err != nil {
+		writeError(w, http.StatusConflict, err)
+		return
+	}
 	start := time.Now()
 	reply, err := p.phone.SendMessage(r.Context(), m)
 	e := Entry{Kind: "message", Body: m.Body}
@@ -382,11 +414,13 @@ func (s *server) handleBurst(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	p := s.pair(key)
+	p, err := s.pair(key)
+	if err != nil {
+		writeError(w, http.StatusConflict, err)
+		return
+	}
 	text := func(i int) string { return burstText(req.Body, i, req.N) }
-	start := time.Now()
 	replies, err := p.phone.Burst(r.Context(), req.N, text)
-	took := time.Since(start)
 	// Burst joins the errors of its messages; split them back by index.
 	errs := make([]error, req.N)
 	if err != nil {
@@ -397,7 +431,7 @@ func (s *server) handleBurst(w http.ResponseWriter, r *http.Request) {
 	entries := make([]Entry, req.N)
 	for i, rep := range replies {
 		e := Entry{Kind: "burst", Body: text(i), Burst: strconv.Itoa(i+1) + "/" + strconv.Itoa(req.N)}
-		entries[i] = s.answer(e, key, rep, errs[i], took)
+		entries[i] = s.answer(e, key, rep, errs[i], 0) // no time of its own: they overlap
 	}
 	s.record(key, entries)
 	writeJSON(w, http.StatusOK, s.thread(key))
@@ -511,17 +545,20 @@ func (s *server) noteCookies(key convo.Key, h http.Header) {
 	}
 }
 
-// pair returns key's pair, creating it.
-func (s *server) pair(key convo.Key) *pair {
+// pair returns key's pair, creating it unless there are maxPairs already.
+func (s *server) pair(key convo.Key) (*pair, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.pairs[key]
 	if p == nil {
+		if len(s.pairs) >= maxPairs {
+			return nil, fmt.Errorf("the dev phone holds at most %d threads; restart it to start over", maxPairs)
+		}
 		p = &pair{phone: s.tw.Phone(key.From, key.To), lines: make(map[string]int)}
 		s.pairs[key] = p
 		s.order = append(s.order, key)
 	}
-	return p
+	return p, nil
 }
 
 // record appends the entries of messages sent to key's thread.

@@ -584,3 +584,51 @@ func FuzzAPI(f *testing.F) {
 		assert.True(t, json.Valid(rec.Body.Bytes()), rec.Body.String())
 	})
 }
+
+func TestLoopbackHost(t *testing.T) {
+	for host, want := range map[string]bool{
+		"127.0.0.1:8081": true, "127.0.0.1": true, "[::1]:8081": true, "::1": true, "localhost:8081": true,
+		"LOCALHOST": true, "127.1.2.3:80": true,
+		"evil.example:8081": false, "evil.example": false, "10.0.0.1:8081": false, "": false, "localhost.evil.example": false,
+	} {
+		assert.Equal(t, want, loopbackHost(host), host)
+	}
+}
+
+func TestCommandRefusesForeignHost(t *testing.T) {
+	base := startDevphone(t, nil, "-counter")
+	req, err := http.NewRequest(http.MethodGet, base+"/api/config", nil)
+	require.NoError(t, err)
+	req.Host = "rebound.example:8081"
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusMisdirectedRequest, res.StatusCode, "DNS rebinding is refused")
+
+	req.Host = "localhost"
+	res, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+}
+
+func TestThreadLimit(t *testing.T) {
+	clock := convotest.NewClock(time.Time{})
+	h, closer, err := counterHandler("", clock.Now, quiet)
+	require.NoError(t, err)
+	t.Cleanup(func() { closer.Close() })
+	s, err := newServer(Options{Handler: h, Clock: clock, Logger: quiet})
+	require.NoError(t, err)
+	sendTo := func(i int) int {
+		req := httptest.NewRequest(http.MethodPost, "/api/send", strings.NewReader(mustJSON(SendRequest{From: fmt.Sprintf("+1415555%04d", i), To: DefaultTo, Body: "hi"})))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	for i := range maxPairs {
+		require.Equal(t, http.StatusOK, sendTo(i))
+	}
+	assert.Equal(t, http.StatusConflict, sendTo(maxPairs))
+	assert.Equal(t, http.StatusOK, sendTo(0), "existing threads go on")
+}
