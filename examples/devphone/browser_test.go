@@ -249,3 +249,43 @@ func TestBrowserScreenshot(t *testing.T) {
 	require.NoError(t, os.WriteFile(*screenshot, png, 0o644))
 	t.Logf("wrote %s (%d bytes)", *screenshot, len(png))
 }
+
+// TestBrowserRepliesAndCookie checks how the page shows media, redirects
+// and message attributes, and the cookie panel through a jump of the clock.
+func TestBrowserRepliesAndCookie(t *testing.T) {
+	clock := convotest.NewClock(time.Time{})
+	wh := newWebhook(t, func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "convo", Value: "abc123", Path: "/", MaxAge: 2 * 3600})
+		twiml(`<Response><Message to="+15550001111"><Body>see &lt;this&gt;</Body><Media>https://example.com/pic.png</Media></Message>`+
+			`<Redirect method="GET">https://example.com/more</Redirect></Response>`)(w, r)
+	})
+	base := devphone(t, Options{Webhook: wh.url, Clock: clock})
+	p := openPage(t, base, 1280, 800)
+	p.run(chromedp.SetValue(chromedp.CSS("#media"), "https://example.com/a.pdf, https://example.com/b.jpg"))
+	p.text("with media")
+
+	require.Equal(t, "see <this>", p.lastReply())
+	require.Equal(t, 2, p.count("#thread .msg.out .media a"), "the message's media are shown")
+	require.Equal(t, 1, p.count("#thread .reply .media a[href='https://example.com/pic.png']"))
+	reply := get(p, chromedp.Text(chromedp.CSS("#thread .reply .meta")))
+	require.Equal(t, `<Message to="+15550001111">`, reply)
+	redirect := get(p, chromedp.Text(chromedp.CSS("#thread .redirect")))
+	require.Contains(t, redirect, "Twilio would GET https://example.com/more")
+
+	cookie := get(p, chromedp.Text(chromedp.CSS("#cookies")))
+	require.Contains(t, cookie, "convo")
+	require.Contains(t, cookie, "abc123")
+	require.Contains(t, cookie, fmt.Sprintf("%d of 4096 bytes (Set-Cookie line)", len("Set-Cookie: convo=abc123; Path=/; Max-Age=7200")))
+	require.Contains(t, cookie, "in 2h", "a Max-Age under 4 hours is honoured")
+
+	p.click("#jump-1h")
+	require.Contains(t, get(p, chromedp.Text(chromedp.CSS("#cookies"))), "in 1h")
+	p.click("#jump-1h")
+	cookie = get(p, chromedp.Text(chromedp.CSS("#cookies")))
+	require.Contains(t, cookie, "No cookie held for this pair.")
+	require.Contains(t, cookie, "Cookie convo has expired or was deleted")
+	require.Equal(t, 2, p.count("#thread .note"))
+	forms, _ := wh.requests()
+	require.Len(t, forms, 1)
+	require.Equal(t, "2", forms[0].Get("NumMedia"))
+}

@@ -214,13 +214,32 @@ type Entry struct {
 
 	// Its answer: the HTTP status (0 when none came), what Twilio would
 	// log when it failed, and the TwiML's messages and redirect.
-	Status   int              `json:"status,omitempty"`
-	Error    string           `json:"error,omitempty"`
-	Replies  []convo.Outgoing `json:"replies,omitempty"`
-	Redirect *convo.Redirect  `json:"redirect,omitempty"`
-	Millis   int64            `json:"ms,omitempty"` // how long the answer took, in real time
+	Status   int        `json:"status,omitempty"`
+	Error    string     `json:"error,omitempty"`
+	Replies  []Outgoing `json:"replies,omitempty"`
+	Redirect *Redirect  `json:"redirect,omitempty"`
+	Millis   int64      `json:"ms,omitempty"` // how long the answer took, in real time
 
 	Note string `json:"note,omitempty"` // for a clock jump
+}
+
+// Outgoing is one <Message> of an answer: its text, media and the
+// attributes Twilio defines (empty when absent).
+type Outgoing struct {
+	Body           string   `json:"body"`
+	Media          []string `json:"media,omitempty"`
+	To             string   `json:"to,omitempty"`
+	From           string   `json:"from,omitempty"`
+	Action         string   `json:"action,omitempty"`
+	Method         string   `json:"method,omitempty"`
+	StatusCallback string   `json:"statusCallback,omitempty"`
+}
+
+// Redirect is an answer's <Redirect>, which the dev phone shows and does
+// not follow. Method is as the answer gave it; empty means Twilio's POST.
+type Redirect struct {
+	URL    string `json:"url"`
+	Method string `json:"method,omitempty"`
 }
 
 // CookieView is what the side panel shows of one cookie of a pair.
@@ -496,8 +515,13 @@ func (s *server) answer(e Entry, key convo.Key, reply *convotest.Reply, err erro
 	if reply != nil {
 		e.MessageSID = reply.Form.Get("MessageSid")
 		e.Status = reply.Status
-		e.Replies = reply.Messages
-		e.Redirect = reply.Redirect
+		for _, m := range reply.Messages {
+			e.Replies = append(e.Replies, Outgoing{Body: m.Body, Media: m.Media, To: m.To, From: m.From,
+				Action: m.Action, Method: m.Method, StatusCallback: m.StatusCallback})
+		}
+		if rd := reply.Redirect; rd != nil {
+			e.Redirect = &Redirect{URL: rd.URL, Method: rd.Method}
+		}
 		s.noteCookies(key, reply.Header)
 	}
 	switch {

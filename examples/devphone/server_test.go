@@ -181,6 +181,13 @@ type webhook struct {
 	url   string
 }
 
+// requests returns the forms and headers received so far.
+func (wh *webhook) requests() ([]url.Values, []http.Header) {
+	wh.mu.Lock()
+	defer wh.mu.Unlock()
+	return slices.Clone(wh.forms), slices.Clone(wh.heads)
+}
+
 func newWebhook(t testing.TB, fn http.HandlerFunc) *webhook {
 	wh := &webhook{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -213,8 +220,9 @@ func TestRealisticParameters(t *testing.T) {
 	assert.Nil(t, e.Redirect)
 	assert.Empty(t, e.Error)
 
-	require.Len(t, wh.forms, 1)
-	f := wh.forms[0]
+	forms, heads := wh.requests()
+	require.Len(t, forms, 1)
+	f := forms[0]
 	assert.Regexp(t, `^AC[0-9a-f]{32}$`, f.Get("AccountSid"))
 	assert.Equal(t, e.MessageSID, f.Get("MessageSid"))
 	assert.Equal(t, e.MessageSID, f.Get("SmsMessageSid"))
@@ -228,7 +236,7 @@ func TestRealisticParameters(t *testing.T) {
 	assert.Equal(t, "1", f.Get("NumSegments"))
 	assert.Equal(t, "received", f.Get("SmsStatus"))
 	assert.Equal(t, "2010-04-01", f.Get("ApiVersion"))
-	h := wh.heads[0]
+	h := heads[0]
 	assert.Equal(t, "TwilioProxy/1.1", h.Get("User-Agent"))
 	assert.NotEmpty(t, h.Get("I-Twilio-Idempotency-Token"))
 	assert.Empty(t, h.Get("X-Twilio-Signature"), "no token, no signature")
@@ -277,13 +285,13 @@ func TestAnswersShownPlainly(t *testing.T) {
 		webhook  string
 		status   int
 		err      string
-		replies  []convo.Outgoing
-		redirect *convo.Redirect
+		replies  []Outgoing
+		redirect *Redirect
 	}{
 		{name: "text and media", fn: twiml(`<Response><Message><Body>a &lt;b&gt;</Body><Media>https://example.com/x.png</Media></Message><Message to="+15550001111">two</Message></Response>`),
-			status: 200, replies: []convo.Outgoing{{Body: "a <b>", Media: []string{"https://example.com/x.png"}}, {Body: "two", To: "+15550001111"}}},
+			status: 200, replies: []Outgoing{{Body: "a <b>", Media: []string{"https://example.com/x.png"}}, {Body: "two", To: "+15550001111"}}},
 		{name: "redirect", fn: twiml(`<Response><Message>wait</Message><Redirect method="GET">https://example.com/next</Redirect></Response>`),
-			status: 200, replies: []convo.Outgoing{{Body: "wait"}}, redirect: &convo.Redirect{URL: "https://example.com/next", Method: "GET"}},
+			status: 200, replies: []Outgoing{{Body: "wait"}}, redirect: &Redirect{URL: "https://example.com/next", Method: "GET"}},
 		{name: "empty body", fn: func(http.ResponseWriter, *http.Request) {}, status: 200},
 		{name: "server error", fn: func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "boom\nsecond line", 500) },
 			status: 500, err: "HTTP 500 Internal Server Error (Twilio error 11200): boom"},
@@ -342,9 +350,8 @@ func TestCookiePanel(t *testing.T) {
 
 	// The next message carries the cookie back.
 	send(t, base, SendRequest{From: rey, To: DefaultTo, Body: "long"})
-	wh.mu.Lock()
-	assert.Contains(t, wh.heads[1].Get("Cookie"), "convo="+value)
-	wh.mu.Unlock()
+	_, heads := wh.requests()
+	assert.Contains(t, heads[1].Get("Cookie"), "convo="+value)
 
 	var th2 Thread
 	require.Equal(t, http.StatusOK, post(t, base, "/api/clock", ClockRequest{Advance: "1h", From: rey, To: DefaultTo}, &th2))
@@ -353,18 +360,16 @@ func TestCookiePanel(t *testing.T) {
 
 	// Another pair never sees the cookie.
 	th3 := send(t, base, SendRequest{From: "+12348134522", To: DefaultTo, Body: "hi"})
-	wh.mu.Lock()
-	assert.Empty(t, wh.heads[2].Get("Cookie"))
-	wh.mu.Unlock()
+	_, heads = wh.requests()
+	assert.Empty(t, heads[2].Get("Cookie"))
 	require.Len(t, th3.Cookies, 1)
 
 	require.Equal(t, http.StatusOK, post(t, base, "/api/clock", ClockRequest{Advance: "3h", From: rey, To: DefaultTo}, &th2))
 	assert.Empty(t, th2.Cookies)
 	assert.Equal(t, []string{"convo"}, th2.Gone)
 	send(t, base, SendRequest{From: rey, To: DefaultTo, Body: "hi"})
-	wh.mu.Lock()
-	assert.Empty(t, wh.heads[3].Get("Cookie"), "an expired cookie is not sent")
-	wh.mu.Unlock()
+	_, heads = wh.requests()
+	assert.Empty(t, heads[3].Get("Cookie"), "an expired cookie is not sent")
 }
 
 func TestBurstShowsEachFailure(t *testing.T) {
@@ -454,7 +459,8 @@ func TestBadRequests(t *testing.T) {
 			assert.Contains(t, e.Error, tc.err)
 		})
 	}
-	assert.Empty(t, wh.forms, "no bad request reached the webhook")
+	forms, _ := wh.requests()
+	assert.Empty(t, forms, "no bad request reached the webhook")
 
 	res, err := http.Get(base + "/api/thread?from=%2B1")
 	require.NoError(t, err)

@@ -120,19 +120,20 @@ function renderEntry(e) {
   }
   for (const r of e.replies || []) {
     const m = el("div", "msg in reply");
-    if (r.Body || !(r.Media && r.Media.length)) m.appendChild(el("div", "text", r.Body));
-    if (r.Media && r.Media.length) m.appendChild(mediaList(r.Media));
+    const media = r.media || [];
+    if (r.body || !media.length) m.appendChild(el("div", "text", r.body));
+    if (media.length) m.appendChild(mediaList(media));
     const attrs = [];
-    for (const k of ["To", "From", "Action", "Method", "StatusCallback"]) {
-      if (r[k]) attrs.push(k.toLowerCase() + "=" + r[k]);
+    for (const k of ["to", "from", "action", "method", "statusCallback"]) {
+      if (r[k]) attrs.push(k + "=\"" + r[k] + "\"");
     }
     if (attrs.length) m.appendChild(el("div", "meta", "<Message " + attrs.join(" ") + ">"));
     frag.appendChild(m);
   }
   if (e.redirect) {
-    const method = e.redirect.Method || "POST";
+    const method = e.redirect.method || "POST";
     frag.appendChild(el("div", "msg in redirect",
-      "Redirect: Twilio would " + method + " " + e.redirect.URL + " for more TwiML (the dev phone does not follow it)"));
+      "Redirect: Twilio would " + method + " " + e.redirect.url + " for more TwiML (the dev phone does not follow it)"));
   }
   if (!(e.replies && e.replies.length) && !e.redirect) {
     frag.appendChild(el("div", "msg in empty", "(no reply: an empty <Response/>)"));
