@@ -240,6 +240,14 @@ func TestRealisticParameters(t *testing.T) {
 	assert.Equal(t, "TwilioProxy/1.1", h.Get("User-Agent"))
 	assert.NotEmpty(t, h.Get("I-Twilio-Idempotency-Token"))
 	assert.Empty(t, h.Get("X-Twilio-Signature"), "no token, no signature")
+
+	// WhatsApp addresses make a WhatsApp phone.
+	send(t, base, SendRequest{From: "whatsapp:" + rey, To: "whatsapp:" + DefaultTo, Body: "hola"})
+	forms, _ = wh.requests()
+	require.Len(t, forms, 2)
+	assert.Equal(t, "whatsapp:"+rey, forms[1].Get("From"))
+	assert.Equal(t, "14158675308", forms[1].Get("WaId"))
+	assert.Equal(t, convotest.DefaultProfileName, forms[1].Get("ProfileName"))
 }
 
 func TestSignedRequests(t *testing.T) {
