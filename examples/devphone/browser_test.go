@@ -21,14 +21,31 @@ import (
 
 var screenshot = flag.String("screenshot", "", "TestBrowserScreenshot writes a PNG of the page to this file")
 
-// chromium finds a Chromium or Chrome binary: $CHROMIUM, then Debian's
-// /usr/bin/chromium, then the usual names on PATH. Without one the test
-// skips, unless CI is set: CI must run the browser tests.
+// chromium finds a Chromium or Chrome binary (see findChromium). Without
+// one the test skips, unless CI is set: CI must run the browser tests.
 func chromium(t *testing.T) string {
 	t.Helper()
-	candidates := []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium"}
+	if p := findChromium(os.Getenv("CHROMIUM"), exec.LookPath); p != "" {
+		return p
+	}
+	msg := "no Chromium found (tried $CHROMIUM, /usr/bin/chromium and chromium, chromium-browser, google-chrome on PATH); install Debian's chromium package to run the browser tests"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg + " (CI is set, so this fails)")
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// findChromium returns the first executable of: explicit (from $CHROMIUM),
+// Debian's /usr/bin/chromium, and the usual names found by lookPath; ""
+// when there is none.
+func findChromium(explicit string, lookPath func(string) (string, error)) string {
+	candidates := []string{explicit, "/usr/bin/chromium"}
+	if explicit != "" {
+		candidates = candidates[:1] // asked for that one: no other
+	}
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
+		if p, err := lookPath(name); err == nil && explicit == "" {
 			candidates = append(candidates, p)
 		}
 	}
@@ -40,12 +57,32 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	msg := "no Chromium found (tried $CHROMIUM, /usr/bin/chromium and chromium, chromium-browser, google-chrome on PATH); install Debian's chromium package to run the browser tests"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg + " (CI is set, so this fails)")
-	}
-	t.Skip(msg)
 	return ""
+}
+
+func TestFindChromium(t *testing.T) {
+	none := func(string) (string, error) { return "", exec.ErrNotFound }
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "chromium")
+	require.NoError(t, os.WriteFile(fake, []byte("#!/bin/sh\n"), 0o755))
+	plain := filepath.Join(dir, "plain")
+	require.NoError(t, os.WriteFile(plain, nil, 0o644))
+
+	require.Equal(t, fake, findChromium(fake, none), "$CHROMIUM wins")
+	require.Empty(t, findChromium(plain, none), "not executable")
+	require.Empty(t, findChromium(filepath.Join(dir, "missing"), none), "$CHROMIUM names a missing file: nothing else is tried")
+	onPath := func(name string) (string, error) {
+		if name == "chromium-browser" {
+			return fake, nil
+		}
+		return "", exec.ErrNotFound
+	}
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
+		require.Equal(t, fake, findChromium("", onPath), "found on PATH")
+		require.Empty(t, findChromium("", none))
+	} else {
+		require.Equal(t, "/usr/bin/chromium", findChromium("", onPath), "Debian's path first")
+	}
 }
 
 // browser starts a headless Chromium with a fresh profile and returns a
