@@ -250,7 +250,10 @@ async function init() {
   $("retry").onclick = () => act("/api/retry", pair());
   $("burst").onclick = () => act("/api/burst", { ...pair(), body: $("body").value, n: Number($("burst-n").value) });
   for (const b of document.querySelectorAll("[data-jump]")) {
-    b.onclick = () => act("/api/clock", { ...pair(), advance: b.dataset.jump });
+    b.onclick = () => {
+      const p = pair(); // the thread to show after the jump, when one is chosen
+      act("/api/clock", p.from && p.to ? { ...p, advance: b.dataset.jump } : { advance: b.dataset.jump });
+    };
   }
   await loadThread();
   await loadPairs();
