@@ -496,7 +496,7 @@ func (s *server) handleClock(w http.ResponseWriter, r *http.Request) {
 	}
 	s.clock.Advance(d)
 	now := s.clock.Now()
-	note := fmt.Sprintf("Clock jumped %s, to %s. On Twilio's side, cookies idle for 4 hours have expired.", formatDuration(d), now.Format("Mon 15:04 MST"))
+	note := fmt.Sprintf("Clock jumped %s, to %s. Twilio's cookies age with it: each expires 4 hours at most after it was last set.", formatDuration(d), now.Format("Mon 15:04 MST"))
 	s.mu.Lock()
 	for _, k := range s.order {
 		s.appendLocked(k, Entry{Kind: "clock", At: now, Note: note})
