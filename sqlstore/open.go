@@ -31,9 +31,23 @@ const SQLiteBusyTimeout = 5 * time.Second
 //     go-sql-driver/mysql; Open sets parseTime=true and loc=UTC, and a
 //     dial timeout of 5 s unless the DSN sets one.
 //
-// Like sql.Open it does not connect; the first call does (db.PingContext
-// checks at once). The caller closes the returned *sql.DB.
+// It keeps up to MaxIdleConns idle connections (database/sql keeps 2 by
+// default, which makes a busy webhook server connect anew for most
+// turns). Like sql.Open it does not connect; the first call does
+// (db.PingContext checks at once). The caller closes the returned *sql.DB.
 func Open(d Dialect, dsn string) (*sql.DB, error) {
+	db, err := open(d, dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxIdleConns(MaxIdleConns)
+	return db, nil
+}
+
+// MaxIdleConns is how many idle connections a *sql.DB from Open keeps.
+const MaxIdleConns = 16
+
+func open(d Dialect, dsn string) (*sql.DB, error) {
 	switch d {
 	case SQLite:
 		return sql.Open("sqlite", sqliteDSN(dsn))

@@ -75,6 +75,12 @@ type Store struct {
 	log      *slog.Logger
 	sql      *statements
 
+	// writes, on SQLite, lets one write of this Store run at a time:
+	// SQLite runs one writer at a time anyway, and a writer waiting in
+	// Go wakes as soon as the previous one is done, where one waiting in
+	// SQLite's busy handler sleeps for milliseconds at a time.
+	writes chan struct{}
+
 	closed atomic.Bool
 	stop   context.CancelFunc // ends the cleanup loop's context
 	done   chan struct{}      // closed when the cleanup loop returned
@@ -122,6 +128,9 @@ func New(db *sql.DB, opts Options) (*Store, error) {
 	if s.batch <= 0 {
 		s.batch = DefaultCleanupBatch
 	}
+	if d == SQLite {
+		s.writes = make(chan struct{}, 1)
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -149,6 +158,20 @@ func (s *Store) check(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: %w", err)
 	}
 	return nil
+}
+
+// lockWrites waits for this Store's turn to write (on SQLite; elsewhere it
+// returns at once) and returns the function that ends it.
+func (s *Store) lockWrites(ctx context.Context) (unlock func(), err error) {
+	if s.writes == nil {
+		return func() {}, nil
+	}
+	select {
+	case s.writes <- struct{}{}:
+		return func() { <-s.writes }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("sqlstore: waiting to write: %w", ctx.Err())
+	}
 }
 
 // wrap adds context to a database error, and ctx's error when ctx ended,
@@ -229,6 +252,11 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	now := s.dialect.sqlTime(s.expiry.Time())
 	expires := s.dialect.sqlTime(s.expiry.ExpiresAt(c))
 	version := newVersion(c.Version)
+	unlock, err := s.lockWrites(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var res sql.Result
 	if c.Version == 0 {
 		res, err = s.db.ExecContext(ctx, s.sql.insert, s.sql.insertArgs(id, version, data, now, expires)...)
@@ -272,6 +300,11 @@ func (s *Store) Delete(ctx context.Context, key convo.Key) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
+	unlock, err := s.lockWrites(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if _, err := s.db.ExecContext(ctx, s.sql.delete, key.String()); err != nil {
 		return wrap(ctx, "deleting", key, err)
 	}
@@ -291,20 +324,34 @@ func (s *Store) Cleanup(ctx context.Context) (int64, error) {
 		if err := ctx.Err(); err != nil {
 			return total, fmt.Errorf("sqlstore: cleanup: %w", err)
 		}
-		now := s.dialect.sqlTime(s.expiry.Time())
-		res, err := s.db.ExecContext(ctx, s.sql.cleanup, s.sql.cleanupArgs(now, s.batch)...)
+		n, err := s.cleanupBatch(ctx)
 		if err != nil {
-			return total, fmt.Errorf("sqlstore: cleanup of %s: %w", s.table, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("sqlstore: cleanup of %s: %w", s.table, err)
+			return total, err
 		}
 		total += n
 		if n < int64(s.batch) {
 			return total, nil
 		}
 	}
+}
+
+// cleanupBatch runs one cleanup statement.
+func (s *Store) cleanupBatch(ctx context.Context) (int64, error) {
+	unlock, err := s.lockWrites(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	now := s.dialect.sqlTime(s.expiry.Time())
+	res, err := s.db.ExecContext(ctx, s.sql.cleanup, s.sql.cleanupArgs(now, s.batch)...)
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: cleanup of %s: %w", s.table, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: cleanup of %s: %w", s.table, err)
+	}
+	return n, nil
 }
 
 func (s *Store) cleanupLoop(ctx context.Context) {
