@@ -54,14 +54,9 @@ func open(d Dialect, dsn string) (*sql.DB, error) {
 	case PostgreSQL:
 		return sql.Open("pgx", dsn)
 	case MySQL:
-		cfg, err := mysql.ParseDSN(dsn)
+		cfg, err := mysqlConfig(dsn)
 		if err != nil {
-			return nil, fmt.Errorf("sqlstore: MySQL DSN: %w", err)
-		}
-		cfg.ParseTime = true
-		cfg.Loc = time.UTC
-		if cfg.Timeout == 0 {
-			cfg.Timeout = 5 * time.Second
+			return nil, err
 		}
 		c, err := mysql.NewConnector(cfg)
 		if err != nil {
@@ -70,6 +65,20 @@ func open(d Dialect, dsn string) (*sql.DB, error) {
 		return sql.OpenDB(c), nil
 	}
 	return nil, fmt.Errorf("sqlstore: unknown dialect %q", d)
+}
+
+// mysqlConfig parses a MySQL DSN and adds the parameters Open promises.
+func mysqlConfig(dsn string) (*mysql.Config, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: MySQL DSN: %w", err)
+	}
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	return cfg, nil
 }
 
 // sqliteDSN adds the pragmas sqlstore relies on to a SQLite DSN, unless it
