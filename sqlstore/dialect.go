@@ -61,20 +61,20 @@ const sqliteTimeFormat = "2006-01-02T15:04:05.000000Z"
 
 // statements are a Store's SQL, built once for its dialect and table.
 type statements struct {
-	load          string // args: id, now
-	insert        string // args: id, version, data, now (created), now (updated), expires, now (expired before)
-	insertArgs    func(id string, version int64, data string, now, expires any) []any
-	update        string // args: version, data, updated, expires, id, old version, now
-	delete        string // args: id
-	cleanup       string // args: now, limit (and now again for some)
-	cleanupArgs   func(now any, limit int) []any
-	schemaTable   string
-	schemaCreate  string
-	schemaSelect  string
-	schemaInsert  string // args: version
-	schemaUpdate  string // args: version
-	migrations    [][]string
-	placeholderFn func(i int) string
+	load           string // args: id, now
+	replaceExpired string // MySQL only: args: version, data, created, updated, expires, id, now
+	insert         string // args: insertArgs
+	insertArgs     func(id string, version int64, data string, now, expires any) []any
+	update         string // args: version, data, updated, expires, id, old version, now
+	delete         string // args: id
+	cleanup        string // args: cleanupArgs
+	cleanupArgs    func(now any, limit int) []any
+	schemaTable    string
+	schemaCreate   string
+	schemaSelect   string
+	schemaInsert   string // args: version
+	schemaUpdate   string // args: version
+	migrations     [][]string
 }
 
 // quote quotes an identifier already checked to be [A-Za-z_][A-Za-z0-9_]*.
@@ -96,7 +96,6 @@ func buildStatements(d Dialect, table string) *statements {
 	case SQLite:
 		p = func(i int) string { return fmt.Sprintf("?%d", i) }
 	}
-	s.placeholderFn = p
 	s.load = fmt.Sprintf("SELECT version, data FROM %s WHERE id = %s AND expires_at > %s", t, p(1), p(2))
 	s.update = fmt.Sprintf("UPDATE %s SET version = %s, data = %s, updated_at = %s, expires_at = %s WHERE id = %s AND version = %s AND expires_at > %s",
 		t, p(1), p(2), p(3), p(4), p(5), p(6), p(7))
@@ -108,19 +107,14 @@ func buildStatements(d Dialect, table string) *statements {
 
 	switch d {
 	case MySQL:
-		// ON DUPLICATE KEY UPDATE has no WHERE: each column keeps its
-		// value unless the stored row has expired. Assignments run left to
-		// right and later ones see earlier results, so expires_at, which
-		// every condition reads, is assigned last.
-		cond := "IF(expires_at <= ?, VALUES(%[1]s), %[1]s)"
-		set := []string{}
-		for _, col := range []string{"version", "data", "created_at", "updated_at", "expires_at"} {
-			set = append(set, col+" = "+fmt.Sprintf(cond, col))
-		}
-		s.insert = fmt.Sprintf("INSERT INTO %s (id, version, data, created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE %s",
-			t, strings.Join(set, ", "))
+		// MySQL's upsert has no WHERE, and its affected-rows count
+		// depends on the client's CLIENT_FOUND_ROWS flag. So: replace an
+		// expired row, and when there is none, insert; a live row makes
+		// the insert fail with a duplicate key, which is the conflict.
+		s.replaceExpired = fmt.Sprintf("UPDATE %s SET version = ?, data = ?, created_at = ?, updated_at = ?, expires_at = ? WHERE id = ? AND expires_at <= ?", t)
+		s.insert = fmt.Sprintf("INSERT INTO %s (id, version, data, created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)", t)
 		s.insertArgs = func(id string, version int64, data string, now, expires any) []any {
-			return []any{id, version, data, now, now, expires, now, now, now, now, now}
+			return []any{id, version, data, now, now, expires}
 		}
 		s.cleanup = fmt.Sprintf("DELETE FROM %s WHERE expires_at <= ? ORDER BY expires_at LIMIT ?", t)
 		s.cleanupArgs = func(now any, limit int) []any { return []any{now, limit} }

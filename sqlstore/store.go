@@ -231,9 +231,10 @@ func newVersion(old uint64) int64 {
 // ended conversation is stored as it is given (the Handler gives a fresh
 // one holding only retry records).
 //
-// Each Save is one statement, so an error leaves the row as it was, or
-// (when the connection fails after the database committed, which the
-// store cannot tell) wholly written.
+// Each Save writes with one statement (on MySQL a version-0 Save that
+// finds no expired row to replace then inserts), so an error leaves the
+// row as it was, or (when the connection fails after the database
+// committed, which the store cannot tell) wholly written.
 func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	if err := s.check(ctx); err != nil {
 		return err
@@ -257,36 +258,47 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 		return err
 	}
 	defer unlock()
-	var res sql.Result
-	if c.Version == 0 {
-		res, err = s.db.ExecContext(ctx, s.sql.insert, s.sql.insertArgs(id, version, data, now, expires)...)
-	} else {
-		res, err = s.db.ExecContext(ctx, s.sql.update, version, data, now, expires, id, int64(c.Version), now)
-	}
-	if err != nil {
-		if transient(err) {
-			return fmt.Errorf("sqlstore: saving %s: %w (%w)", c.Key.Redacted(), convo.ErrConflict, err)
+	var n int64
+	switch {
+	case c.Version != 0:
+		n, err = s.exec(ctx, s.sql.update, version, data, now, expires, id, int64(c.Version), now)
+	case s.sql.replaceExpired != "":
+		n, err = s.exec(ctx, s.sql.replaceExpired, version, data, now, now, expires, id, now)
+		if err == nil && n == 0 {
+			n, err = s.exec(ctx, s.sql.insert, s.sql.insertArgs(id, version, data, now, expires)...)
 		}
-		return wrap(ctx, "saving", c.Key, err)
+	default:
+		n, err = s.exec(ctx, s.sql.insert, s.sql.insertArgs(id, version, data, now, expires)...)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
+	switch {
+	case err != nil && lostRace(err):
+		return fmt.Errorf("sqlstore: saving %s: %w (%w)", c.Key.Redacted(), convo.ErrConflict, err)
+	case err != nil:
 		return wrap(ctx, "saving", c.Key, err)
-	}
-	if n == 0 {
+	case n == 0:
 		return fmt.Errorf("sqlstore: saving %s at version %d: stored version differs: %w", c.Key.Redacted(), c.Version, convo.ErrConflict)
 	}
 	c.Version = uint64(version)
 	return nil
 }
 
-// transient reports whether err is the database aborting a statement that
-// lost a race (a deadlock or serialization failure): nothing was written,
-// and the caller should load again, as after a conflict.
-func transient(err error) bool {
+// exec runs a statement and returns how many rows it changed.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := s.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// lostRace reports whether err is the database refusing a statement that
+// lost a race: a duplicate key (MySQL's insert of a key that another
+// Save has just stored), a deadlock or a serialization failure. Nothing
+// was written, and the caller should load again, as after a conflict.
+func lostRace(err error) bool {
 	var my *mysql.MySQLError
 	if errors.As(err, &my) {
-		return my.Number == 1213 // ER_LOCK_DEADLOCK
+		return my.Number == 1062 || my.Number == 1213 // ER_DUP_ENTRY, ER_LOCK_DEADLOCK
 	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
@@ -320,11 +332,19 @@ func (s *Store) Cleanup(ctx context.Context) (int64, error) {
 		return 0, convo.ErrClosed
 	}
 	var total int64
+	races := 0
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, fmt.Errorf("sqlstore: cleanup: %w", err)
 		}
 		n, err := s.cleanupBatch(ctx)
+		if err != nil && lostRace(err) && races < 5 {
+			// A deadlock with a Save (which locks the key, then the
+			// expiry index, where a cleanup goes the other way): the
+			// database rolled this batch back; run it again.
+			races++
+			continue
+		}
 		if err != nil {
 			return total, err
 		}
