@@ -2,8 +2,8 @@ package sqlstore_test
 
 import (
 	"context"
-	"errors"
 	"database/sql"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
