@@ -244,11 +244,16 @@ func TestDatabaseDown(t *testing.T) {
 			} else {
 				require.NoError(t, db.Close())
 			}
-			start := time.Now()
-			status, _ := post(t, srv.Client(), srv.URL, "SMdown")
-			took := time.Since(start)
-			assert.Equal(t, http.StatusServiceUnavailable, status)
-			assert.Less(t, took, turnTimeout+2*time.Second, "the answer took %v", took)
+			// The first turn finds its connection cut; the second dials
+			// a server that never answers and runs into the turn timeout.
+			for range 2 {
+				start := time.Now()
+				status, _ := post(t, srv.Client(), srv.URL, "SMdown")
+				took := time.Since(start)
+				t.Logf("answered %d after %v", status, took.Round(time.Millisecond))
+				assert.Equal(t, http.StatusServiceUnavailable, status)
+				assert.Less(t, took, turnTimeout+2*time.Second, "the answer took %v", took)
+			}
 			assert.Contains(t, logs.String(), "turn failed")
 			assert.Contains(t, logs.String(), "status=503")
 			assert.NotContains(t, logs.String(), rey.From, "a full phone number was logged")

@@ -20,7 +20,9 @@ const SQLiteBusyTimeout = 5 * time.Second
 // users write it, adding the parameters a Store relies on:
 //
 //   - SQLite: a file path ("convo.db", "/var/lib/app/convo.db") or a
-//     "file:" URI, opened with modernc.org/sqlite; Open adds
+//     "file:" URI, opened with modernc.org/sqlite (":memory:" gives a
+//     database that lives as long as db, held on one connection, for
+//     tests); Open adds
 //     journal_mode(WAL), so that readers never wait for the writer and
 //     processes can share the file, busy_timeout (SQLiteBusyTimeout), and
 //     synchronous(NORMAL), durable across crashes of the process in WAL
@@ -41,7 +43,18 @@ func Open(d Dialect, dsn string) (*sql.DB, error) {
 		return nil, err
 	}
 	db.SetMaxIdleConns(MaxIdleConns)
+	if d == SQLite && isSQLiteMemory(dsn) {
+		// Each connection to ":memory:" opens a database of its own:
+		// keep to one, so that every call sees the same conversations.
+		db.SetMaxOpenConns(1)
+	}
 	return db, nil
+}
+
+// isSQLiteMemory reports whether dsn names an in-memory SQLite database.
+func isSQLiteMemory(dsn string) bool {
+	path, query, _ := strings.Cut(dsn, "?")
+	return path == ":memory:" || path == "file::memory:" || strings.Contains(query, "mode=memory")
 }
 
 // MaxIdleConns is how many idle connections a *sql.DB from Open keeps.

@@ -25,6 +25,15 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestSQLiteMemory runs the conformance suite on an in-memory SQLite
+// database from Open.
+func TestSQLiteMemory(t *testing.T) {
+	db := openDB(t, sqlstore.SQLite, ":memory:")
+	convotest.TestStore(t, func(t *testing.T, e convo.Expiry) convo.Store {
+		return newStore(t, db, uniqueTable(t, db), sqlstore.Options{Expiry: e, CleanupInterval: -1})
+	})
+}
+
 // TestMySQLClientFoundRows runs the conformance suite on a MySQL
 // connection with clientFoundRows=true, which changes what "rows
 // affected" counts: conflicts must still be seen.
