@@ -43,17 +43,25 @@ func DetectDialect(db *sql.DB) (Dialect, error) {
 	return "", fmt.Errorf("sqlstore: cannot tell the dialect of driver %s; set Options.Dialect", t)
 }
 
-// sqlTime formats t as the dialect's driver wants it: SQLite keeps times
-// as fixed-width UTC text (so that text order is time order), the others
-// take time.Time. Times are cut to the microsecond, the precision of
-// PostgreSQL's and MySQL's timestamps.
+// sqlTime returns t as the store passes it to the database, cut to the
+// microsecond, the precision of PostgreSQL's and MySQL's timestamps.
+// PostgreSQL takes a time.Time for its TIMESTAMPTZ. SQLite keeps times as
+// fixed-width UTC text, so that text order is time order. MySQL's DATETIME
+// has no zone: it gets UTC text too, so that every writer agrees whatever
+// the loc parameter of its DSN.
 func (d Dialect) sqlTime(t time.Time) any {
 	t = t.UTC().Truncate(time.Microsecond)
-	if d == SQLite {
+	switch d {
+	case SQLite:
 		return t.Format(sqliteTimeFormat)
+	case MySQL:
+		return t.Format(mysqlTimeFormat)
 	}
 	return t
 }
+
+// mysqlTimeFormat is the DATETIME(6) literal form.
+const mysqlTimeFormat = "2006-01-02 15:04:05.000000"
 
 // sqliteTimeFormat is how SQLite rows hold times: UTC, always six
 // fractional digits, so that comparing the text compares the times.

@@ -34,6 +34,38 @@ func TestSQLiteMemory(t *testing.T) {
 	})
 }
 
+// TestMySQLLocalLoc checks that a fleet whose MySQL DSNs disagree on loc
+// still agrees on expiry: times are written as UTC whatever the DSN says.
+func TestMySQLLocalLoc(t *testing.T) {
+	dsn := dsnFor(t, sqlstore.MySQL, "CONVO_TEST_MYSQL_DSN")
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	utc := openDB(t, sqlstore.MySQL, dsn)
+	// A zone far from UTC, so that a local-time write would be hours off.
+	odd, err := sql.Open("mysql", dsn+sep+"parseTime=true&loc=Pacific%2FKiritimati")
+	require.NoError(t, err)
+	t.Cleanup(func() { odd.Close() })
+	table := uniqueTable(t, utc)
+	clock := convotest.NewClock(time.Time{})
+	e := convo.Expiry{Idle: time.Hour, Now: clock.Now}
+	a := newStore(t, utc, table, sqlstore.Options{Expiry: e, CleanupInterval: -1})
+	b := newStore(t, odd, table, sqlstore.Options{Expiry: e, CleanupInterval: -1})
+	ctx := context.Background()
+	c := convo.NewConversation(rey)
+	c.LastActive = clock.Now()
+	require.NoError(t, b.Save(ctx, c))
+	clock.Advance(59 * time.Minute)
+	got, err := a.Load(ctx, rey)
+	require.NoError(t, err)
+	assert.Equal(t, c.Version, got.Version, "expired early")
+	clock.Advance(2 * time.Minute)
+	got, err = a.Load(ctx, rey)
+	require.NoError(t, err)
+	assert.Zero(t, got.Version, "did not expire")
+}
+
 // TestMySQLClientFoundRows runs the conformance suite on a MySQL
 // connection with clientFoundRows=true, which changes what "rows
 // affected" counts: conflicts must still be seen.
