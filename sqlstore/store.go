@@ -272,7 +272,9 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	}
 	switch {
 	case err != nil && lostRace(err):
-		return fmt.Errorf("sqlstore: saving %s: %w (%w)", c.Key.Redacted(), convo.ErrConflict, err)
+		// Not the driver's text: MySQL's duplicate-key message quotes
+		// the key, full phone numbers and all.
+		return fmt.Errorf("sqlstore: saving %s: %w (%s)", c.Key.Redacted(), convo.ErrConflict, raceCode(err))
 	case err != nil:
 		return wrap(ctx, "saving", c.Key, err)
 	case n == 0:
@@ -305,6 +307,19 @@ func lostRace(err error) bool {
 		return pg.Code == "40001" || pg.Code == "40P01" // serialization_failure, deadlock_detected
 	}
 	return false
+}
+
+// raceCode names the error lostRace recognised, without its message.
+func raceCode(err error) string {
+	var my *mysql.MySQLError
+	if errors.As(err, &my) {
+		return fmt.Sprintf("MySQL error %d", my.Number)
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return "PostgreSQL SQLSTATE " + pg.Code
+	}
+	return "lost a race"
 }
 
 // Delete removes the row of key; a missing key is no error.

@@ -251,6 +251,10 @@ func TestABA(t *testing.T) {
 		assert.NotEqual(t, stale.Version, b.Version, "a version was given twice to one key")
 		stale.Count = 1
 		require.ErrorIs(t, s.Save(ctx, stale), convo.ErrConflict)
+		fresh := convo.NewConversation(rey)
+		err = s.Save(ctx, fresh)
+		require.ErrorIs(t, err, convo.ErrConflict, "a fresh save over a live row")
+		assert.NotContains(t, err.Error(), "4158675308", "the error (which the Handler logs) holds a full phone number")
 		got, err := s.Load(ctx, rey)
 		require.NoError(t, err)
 		assert.Equal(t, 5, got.Count)
