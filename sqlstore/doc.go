@@ -26,10 +26,12 @@
 // left in place: Save of a fresh conversation over it conflicts, Delete
 // removes it.
 //
-// Save is one compare-and-set statement on the version column. A
+// Save is a compare-and-set on the version column, in one statement. A
 // conversation of version 0 is inserted, or replaces a row that has
-// expired; any other version updates the row only while it still holds
-// that version and has not expired. When no row changed, nothing was
+// expired (an upsert on PostgreSQL and SQLite; on MySQL an update of an
+// expired row, else an insert, which a live row makes fail on its
+// duplicate key); any other version updates the row only while it still
+// holds that version and has not expired. When no row changed, nothing was
 // written and Save returns an error wrapping convo.ErrConflict: two saves
 // from one load never both succeed, in one process or across many
 // machines. New versions are random 63-bit numbers, never a counter, so a
@@ -37,7 +39,8 @@
 // (a stale Save after that conflicts; the chance that it does not is
 // 2⁻⁶³). Deadlocks and serialization failures that the database reports
 // for a statement it rolled back are conflicts too, since nothing was
-// written.
+// written; a conflict's error never quotes the driver's message, which
+// may hold the key.
 //
 // Every call takes its context to the driver (QueryRowContext,
 // ExecContext), so the Handler's per-turn timeout bounds it: a database
