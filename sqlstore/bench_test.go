@@ -4,8 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -176,5 +181,31 @@ func BenchmarkParallel16(b *testing.B) {
 				turn(b, ctx, s, key)
 			}
 		})
+	})
+}
+
+// BenchmarkHandlerTurn measures a whole webhook request through
+// convo.Handler (parse, load, reply, save, TwiML) on each dialect: the
+// figure to compare with the peers' in-process cost per request.
+func BenchmarkHandlerTurn(b *testing.B) {
+	benchDialects(b, func(b *testing.B, d sqlstore.Dialect, db *sql.DB, s *sqlstore.Store, table string) {
+		h, err := convo.NewHandler(convo.Config{Store: s, InsecureSkipSignatureCheck: true,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		body := "From=%2B14158675308&To=%2B15005550006&Body=hello&MessageSid=SM"
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			req := httptest.NewRequest(http.MethodPost, "/sms", strings.NewReader(body+strconv.Itoa(i)))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+		}
 	})
 }
