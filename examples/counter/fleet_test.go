@@ -13,12 +13,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/smsconvo/convo/examples/internal/stores"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -35,9 +35,9 @@ func buildCounter(t *testing.T) string {
 	return bin
 }
 
-// startCounter runs the example binary in dir with args and a random port,
+// startProcess runs the example binary in dir with args and a random port,
 // and returns its webhook URL; the process is stopped when t ends.
-func startCounter(t *testing.T, bin, dir string, args ...string) (webhook string, stop func()) {
+func startProcess(t *testing.T, bin, dir string, args ...string) (webhook string, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	cmd := exec.CommandContext(ctx, bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
@@ -98,9 +98,9 @@ func send(t *testing.T, webhook, sid string) int {
 func TestTwoProcessesShareSQLite(t *testing.T) {
 	bin := buildCounter(t)
 	dir := t.TempDir()
-	a, stopA := startCounter(t, bin, dir, "-store", "sqlite")
-	b, stopB := startCounter(t, bin, dir, "-store", "sqlite")
-	_, err := os.Stat(filepath.Join(dir, "convo-counter.db"))
+	a, stopA := startProcess(t, bin, dir, "-store", "sqlite")
+	b, stopB := startProcess(t, bin, dir, "-store", "sqlite")
+	_, err := os.Stat(filepath.Join(dir, stores.DefaultSQLiteDSN))
 	require.NoError(t, err, "the default SQLite file is not in the working directory")
 
 	const n = 60
@@ -124,18 +124,18 @@ func TestTwoProcessesShareSQLite(t *testing.T) {
 
 	stopA()
 	stopB()
-	c, _ := startCounter(t, bin, dir, "-store", "sqlite", "-dsn", "convo-counter.db")
+	c, _ := startProcess(t, bin, dir, "-store", "sqlite", "-dsn", stores.DefaultSQLiteDSN)
 	assert.Equal(t, n+1, send(t, c, "SMafter"), "the count did not survive a restart")
 }
 
-// TestCounterSQLFlags checks the flags of the SQL stores.
+// TestCounterSQLFlags checks that the SQL stores are offered, and that the
+// server stores need a -dsn.
 func TestCounterSQLFlags(t *testing.T) {
 	for _, name := range []string{"sqlite", "postgres", "mysql"} {
-		assert.Contains(t, stores, name)
+		assert.Contains(t, stores.Names(), name)
 	}
-	err := run(context.Background(), []string{"-store", "postgres"}, func(string) string { return "" }, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	assert.ErrorContains(t, err, "needs -dsn")
-	err = run(context.Background(), []string{"-store", "mysql"}, func(string) string { return "" }, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	assert.ErrorContains(t, err, "needs -dsn")
-	assert.True(t, strings.Contains(strings.Join(storeNames(), ","), "sqlite"))
+	for _, name := range []string{"postgres", "mysql"} {
+		err := run(context.Background(), []string{"-store", name}, func(string) string { return "" }, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		assert.ErrorContains(t, err, "needs -dsn")
+	}
 }

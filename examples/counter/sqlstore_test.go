@@ -1,17 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/big"
 	"net/http"
 	"net/url"
 	"os"
-	"regexp"
 	"testing"
 	"time"
 
@@ -43,28 +40,7 @@ func TestCounterOnServers(t *testing.T) {
 			key := convo.Key{From: fmt.Sprintf("+1999%07d", n.Int64()), To: "+15005550006"}
 			t.Cleanup(func() { deleteKey(t, tc.d, dsn, key) })
 
-			ctx, cancel := context.WithCancel(context.Background())
-			pr, pw := io.Pipe()
-			errc := make(chan error, 1)
-			go func() {
-				errc <- run(ctx, []string{"-addr", "127.0.0.1:0", "-store", tc.store, "-dsn", dsn},
-					func(string) string { return "" }, pw, slog.New(slog.NewTextHandler(io.Discard, nil)))
-				pw.Close()
-			}()
-			defer func() {
-				cancel()
-				require.NoError(t, <-errc)
-			}()
-			lines := bufio.NewScanner(pr)
-			var webhook string
-			for lines.Scan() {
-				if m := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(lines.Text()); m != nil {
-					webhook = m[1]
-					break
-				}
-			}
-			require.NotEmpty(t, webhook, "the counter did not start")
-			go func() { _, _ = io.Copy(io.Discard, pr) }()
+			webhook, _ := startCounter(t, nil, "-store", tc.store, "-dsn", dsn)
 			for i := 1; i <= 2; i++ {
 				form := url.Values{"From": {key.From}, "To": {key.To}, "Body": {"hi"}, "MessageSid": {fmt.Sprint("SM", i)}}
 				resp, err := (&http.Client{Timeout: 20 * time.Second}).PostForm(webhook, form)
