@@ -23,8 +23,9 @@
 //
 //	go run ./examples/survey [-addr 127.0.0.1:8080] [-store sqlite] [-dsn …] [-public-url https://…]
 //
-// By default it keeps conversations in SQLite, in the file the sqlite store
-// opens when -dsn is empty; -store memory needs nothing. It serves POST /sms
+// By default it keeps conversations in SQLite, in convo.db in the working
+// directory (-dsn names another file), so answers survive a restart;
+// -store memory needs nothing. It serves POST /sms
 // (the webhook) and GET / (a health line). Set TWILIO_AUTH_TOKEN to check
 // Twilio's signatures; without it the webhook accepts unsigned requests and
 // says so loudly. Try it from a terminal with the phone example:

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,38 +18,13 @@ import (
 	"github.com/smsconvo/convo/convotest"
 )
 
-// startSurvey runs the program on a free port and returns its webhook URL
-// and its log.
+// startSurvey runs the program on a free port until the test ends, and
+// returns its webhook URL and its log.
 func startSurvey(t *testing.T, env map[string]string, args ...string) (string, *lockedWriter) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	logs := &lockedWriter{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, pw,
-			slog.New(slog.NewTextHandler(logs, nil)))
-		pw.Close()
-	}()
-	sc := bufio.NewScanner(pr)
-	if !sc.Scan() {
-		cancel()
-		t.Fatalf("the survey printed nothing: %v", <-done)
-	}
-	line := sc.Text()
-	i := strings.Index(line, "http://")
-	require.GreaterOrEqual(t, i, 0, line)
-	go io.Copy(io.Discard, pr)
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err, "graceful shutdown")
-		case <-time.After(20 * time.Second):
-			t.Error("the survey did not shut down")
-		}
-	})
-	return line[i:], logs
+	r, logs := startSurveyStoppable(t, env, args...)
+	t.Cleanup(func() { r.stop(t) })
+	return r.hook, logs
 }
 
 type lockedWriter struct {
@@ -114,4 +90,74 @@ func TestSurveyProgramWithoutToken(t *testing.T) {
 func TestSurveyProgramRefusesUnknownStore(t *testing.T) {
 	err := run(context.Background(), []string{"-store", "nope"}, func(string) string { return "" }, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	assert.ErrorContains(t, err, "unknown store")
+}
+
+// By default the survey keeps its conversations in SQLite, in convo.db in
+// the working directory, so a user resumes where they left off even after
+// the server restarts.
+func TestSurveyProgramDefaultsToSQLite(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	const token = "sqlite-test-token"
+	env := map[string]string{"TWILIO_AUTH_TOKEN": token}
+
+	first, logs := startSurveyStoppable(t, env)
+	tw, err := convotest.NewTwilioURL(first.hook, convotest.TwilioOptions{AuthToken: token})
+	require.NoError(t, err)
+	p := tw.Phone("+12348134522", ourNumber)
+	assert.Equal(t, greeting, say(t, p, "hi"))
+	assert.Equal(t, "Nice to meet you, Chewy. "+qColour, say(t, p, "Chewy"))
+	first.stop(t)
+	assert.Contains(t, logs.String(), "dialect=sqlite")
+	assert.FileExists(t, filepath.Join(dir, "convo.db"))
+
+	second, _ := startSurveyStoppable(t, env)
+	tw, err = convotest.NewTwilioURL(second.hook, convotest.TwilioOptions{AuthToken: token})
+	require.NoError(t, err)
+	p = tw.Phone("+12348134522", ourNumber)
+	assert.Equal(t, "Red, good choice. "+qRating, say(t, p, "1"), "the answers survive the restart")
+	assert.Equal(t, "Thank you, Chewy! Your answers: Chewy, red, 3/5. Text RESTART to answer again.", say(t, p, "3"))
+	second.stop(t)
+}
+
+type running struct {
+	hook   string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (r *running) stop(t *testing.T) {
+	t.Helper()
+	r.cancel()
+	select {
+	case err := <-r.done:
+		require.NoError(t, err, "graceful shutdown")
+	case <-time.After(20 * time.Second):
+		t.Fatal("the survey did not shut down")
+	}
+}
+
+// startSurveyStoppable runs the program with args and lets the test stop it.
+func startSurveyStoppable(t *testing.T, env map[string]string, args ...string) (*running, *lockedWriter) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	logs := &lockedWriter{}
+	r := &running{cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		r.done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, pw,
+			slog.New(slog.NewTextHandler(logs, nil)))
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	if !sc.Scan() {
+		cancel()
+		t.Fatalf("the survey printed nothing: %v", <-r.done)
+	}
+	line := sc.Text()
+	go io.Copy(io.Discard, pr)
+	i := strings.Index(line, "http://")
+	require.GreaterOrEqual(t, i, 0, line)
+	r.hook = line[i:]
+	return r, logs
 }
