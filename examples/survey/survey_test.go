@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/smsconvo/convo"
 	"github.com/smsconvo/convo/convotest"
 	"github.com/smsconvo/convo/memstore"
+	"github.com/smsconvo/convo/sqlstore"
 )
 
 const ourNumber = "+15005550006"
@@ -20,15 +22,44 @@ const ourNumber = "+15005550006"
 // clock the test moves by hand.
 type kit struct {
 	clock *convotest.Clock
-	store *memstore.Store
+	store convo.Store
 	tw    *convotest.Twilio
 }
 
-func newKit(t *testing.T) *kit {
+// testStores are the stores the survey's tests run on: memory, and SQLite
+// (the program's default) in a temporary file, both on the test's clock.
+var testStores = []struct {
+	name string
+	open func(t *testing.T, e convo.Expiry) convo.Store
+}{
+	{"memory", func(t *testing.T, e convo.Expiry) convo.Store {
+		s := memstore.New(memstore.Options{Expiry: e})
+		t.Cleanup(func() { s.Close() })
+		return s
+	}},
+	{"sqlite", func(t *testing.T, e convo.Expiry) convo.Store {
+		db, err := sqlstore.Open(sqlstore.SQLite, filepath.Join(t.TempDir(), "survey.db"))
+		require.NoError(t, err)
+		s, err := sqlstore.New(db, sqlstore.Options{Expiry: e})
+		require.NoError(t, err)
+		require.NoError(t, s.Migrate(context.Background()))
+		t.Cleanup(func() { s.Close(); db.Close() })
+		return s
+	}},
+}
+
+// eachStore runs test on every store of testStores.
+func eachStore(t *testing.T, test func(t *testing.T, k *kit)) {
+	for _, st := range testStores {
+		t.Run(st.name, func(t *testing.T) {
+			clock := convotest.NewClock(time.Time{})
+			test(t, newKit(t, clock, st.open(t, convo.Expiry{Now: clock.Now})))
+		})
+	}
+}
+
+func newKit(t *testing.T, clock *convotest.Clock, store convo.Store) *kit {
 	t.Helper()
-	clock := convotest.NewClock(time.Time{})
-	store := memstore.New(memstore.Options{Expiry: convo.Expiry{Now: clock.Now}})
-	t.Cleanup(func() { store.Close() })
 	const token = "survey-test-token"
 	h, err := convo.NewHandler(convo.Config{Store: store, Reply: Reply, AuthToken: token, Now: clock.Now})
 	require.NoError(t, err)
@@ -60,76 +91,79 @@ const (
 )
 
 func TestSurveyDialog(t *testing.T) {
-	k := newKit(t)
-	ada := k.tw.Phone("+14158675308", ourNumber)
-	for _, step := range []struct{ in, want string }{
-		{"hello", greeting},
-		{"   ", "I didn't get a name. 1/3: What's your name?"},
-		{"  Ada   Lovelace ", "Nice to meet you, Ada Lovelace. " + qColour},
-		{"pink", `Sorry, "pink" isn't one of the choices. ` + qColour},
-		{"9", "There's no colour number 9. " + qColour},
-		{"BLUE.", "Blue, good choice. " + qRating},
-		{"great", "Please answer with a number. " + qRating},
-		{"7", "The scale goes from 1 to 5. " + qRating},
-		{"0", "The scale goes from 1 to 5. " + qRating + " (Text RESTART to start over or QUIT to stop.)"},
-		{"4/5", "Thank you, Ada Lovelace! Your answers: Ada Lovelace, blue, 4/5. Text RESTART to answer again."},
-		{"anything", "You've already answered, Ada Lovelace: Your answers: Ada Lovelace, blue, 4/5. Text RESTART to answer again."},
-	} {
-		assert.Equal(t, step.want, say(t, ada, step.in), "answering %q", step.in)
-	}
-	assert.Equal(t, Survey{Step: Done, Name: "Ada Lovelace", Colour: "blue", Rating: 4}, state(t, k, ada))
+	eachStore(t, func(t *testing.T, k *kit) {
+		ada := k.tw.Phone("+14158675308", ourNumber)
+		for _, step := range []struct{ in, want string }{
+			{"hello", greeting},
+			{"   ", "I didn't get a name. 1/3: What's your name?"},
+			{"  Ada   Lovelace ", "Nice to meet you, Ada Lovelace. " + qColour},
+			{"pink", `Sorry, "pink" isn't one of the choices. ` + qColour},
+			{"9", "There's no colour number 9. " + qColour},
+			{"BLUE.", "Blue, good choice. " + qRating},
+			{"great", "Please answer with a number. " + qRating},
+			{"7", "The scale goes from 1 to 5. " + qRating},
+			{"0", "The scale goes from 1 to 5. " + qRating + " (Text RESTART to start over or QUIT to stop.)"},
+			{"4/5", "Thank you, Ada Lovelace! Your answers: Ada Lovelace, blue, 4/5. Text RESTART to answer again."},
+			{"anything", "You've already answered, Ada Lovelace: Your answers: Ada Lovelace, blue, 4/5. Text RESTART to answer again."},
+		} {
+			assert.Equal(t, step.want, say(t, ada, step.in), "answering %q", step.in)
+		}
+		assert.Equal(t, Survey{Step: Done, Name: "Ada Lovelace", Colour: "blue", Rating: 4}, state(t, k, ada))
 
-	// A retry of the last message is answered the same and changes nothing.
-	r, err := ada.Retry(context.Background())
-	require.NoError(t, err)
-	assert.Contains(t, r.String(), "You've already answered")
+		// A retry of the last message is answered the same and changes nothing.
+		r, err := ada.Retry(context.Background())
+		require.NoError(t, err)
+		assert.Contains(t, r.String(), "You've already answered")
 
-	// Another phone has its own survey.
-	finn := k.tw.Phone("+12349013030", ourNumber)
-	assert.Equal(t, greeting, say(t, finn, "hi"))
-	assert.Equal(t, "Nice to meet you, Finn. "+qColour, say(t, finn, "Finn"))
-	assert.Equal(t, Survey{Step: AskColour, Name: "Finn"}, state(t, k, finn))
-	assert.Equal(t, Done, state(t, k, ada).Step)
+		// Another phone has its own survey.
+		finn := k.tw.Phone("+12349013030", ourNumber)
+		assert.Equal(t, greeting, say(t, finn, "hi"))
+		assert.Equal(t, "Nice to meet you, Finn. "+qColour, say(t, finn, "Finn"))
+		assert.Equal(t, Survey{Step: AskColour, Name: "Finn"}, state(t, k, finn))
+		assert.Equal(t, Done, state(t, k, ada).Step)
+	})
 }
 
 func TestSurveyKeywords(t *testing.T) {
-	k := newKit(t)
-	p := k.tw.Phone("+14158675308", ourNumber)
-	say(t, p, "hi")
-	say(t, p, "Rey")
-	assert.Equal(t, "This is a 3-question survey. Text RESTART to start over, QUIT to stop. "+qColour, say(t, p, "?"))
-	assert.Equal(t, "This is a 3-question survey. Text RESTART to start over, QUIT to stop. "+qColour, say(t, p, "help"))
-	assert.Equal(t, "Green, good choice. "+qRating, say(t, p, "2"), "HELP keeps the place")
+	eachStore(t, func(t *testing.T, k *kit) {
+		p := k.tw.Phone("+14158675308", ourNumber)
+		say(t, p, "hi")
+		say(t, p, "Rey")
+		assert.Equal(t, "This is a 3-question survey. Text RESTART to start over, QUIT to stop. "+qColour, say(t, p, "?"))
+		assert.Equal(t, "This is a 3-question survey. Text RESTART to start over, QUIT to stop. "+qColour, say(t, p, "help"))
+		assert.Equal(t, "Green, good choice. "+qRating, say(t, p, "2"), "HELP keeps the place")
 
-	assert.Equal(t, "OK, starting over. 1/3: What's your name?", say(t, p, " restart "))
-	assert.Equal(t, Survey{}, state(t, k, p), "RESTART clears the answers")
-	assert.Equal(t, "Nice to meet you, Rey Skywalker. "+qColour, say(t, p, "Rey Skywalker"))
+		assert.Equal(t, "OK, starting over. 1/3: What's your name?", say(t, p, " restart "))
+		assert.Equal(t, Survey{}, state(t, k, p), "RESTART clears the answers")
+		assert.Equal(t, "Nice to meet you, Rey Skywalker. "+qColour, say(t, p, "Rey Skywalker"))
 
-	assert.Equal(t, "Survey closed, nothing kept. Text anything to start again.", say(t, p, "Quit"))
-	c, err := k.store.Load(context.Background(), p.Key())
-	require.NoError(t, err)
-	assert.Zero(t, c.Count, "QUIT ends the conversation")
-	assert.Nil(t, c.State)
-	assert.Equal(t, greeting, say(t, p, "Rey"), "after QUIT the next message starts afresh")
+		assert.Equal(t, "Survey closed, nothing kept. Text anything to start again.", say(t, p, "Quit"))
+		c, err := k.store.Load(context.Background(), p.Key())
+		require.NoError(t, err)
+		assert.Zero(t, c.Count, "QUIT ends the conversation")
+		assert.Nil(t, c.State)
+		assert.Equal(t, greeting, say(t, p, "Rey"), "after QUIT the next message starts afresh")
+	})
 }
 
 func TestSurveyResumesThenExpires(t *testing.T) {
-	k := newKit(t)
-	p := k.tw.Phone("+14158675308", ourNumber)
-	say(t, p, "hi")
-	say(t, p, "Chewy")
+	eachStore(t, func(t *testing.T, k *kit) {
+		p := k.tw.Phone("+14158675308", ourNumber)
+		say(t, p, "hi")
+		say(t, p, "Chewy")
 
-	k.clock.Advance(5 * time.Minute)
-	assert.Equal(t, "Purple, good choice. "+qRating, say(t, p, "purple"), "a short pause goes on without fuss")
+		k.clock.Advance(5 * time.Minute)
+		assert.Equal(t, "Purple, good choice. "+qRating, say(t, p, "purple"), "a short pause goes on without fuss")
 
-	k.clock.Advance(3 * time.Hour)
-	assert.Equal(t, "Welcome back! Please answer with a number. "+qRating, say(t, p, "sorry, where were we?"),
-		"after a long pause the survey resumes where it stopped")
-	assert.Equal(t, Survey{Step: AskRating, Name: "Chewy", Colour: "purple", Tries: 1}, state(t, k, p))
+		k.clock.Advance(3 * time.Hour)
+		assert.Equal(t, "Welcome back! Please answer with a number. "+qRating, say(t, p, "sorry, where were we?"),
+			"after a long pause the survey resumes where it stopped")
+		assert.Equal(t, Survey{Step: AskRating, Name: "Chewy", Colour: "purple", Tries: 1}, state(t, k, p))
 
-	k.clock.Advance(convo.DefaultIdle)
-	assert.Equal(t, greeting, say(t, p, "5"), "after the store's idle expiry the survey starts over")
-	assert.Equal(t, Survey{}, state(t, k, p))
+		k.clock.Advance(convo.DefaultIdle)
+		assert.Equal(t, greeting, say(t, p, "5"), "after the store's idle expiry the survey starts over")
+		assert.Equal(t, Survey{}, state(t, k, p))
+	})
 }
 
 func TestParseAnswers(t *testing.T) {
