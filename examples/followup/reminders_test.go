@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/smsconvo/convo"
 	"github.com/smsconvo/convo/convotest"
 	"github.com/smsconvo/convo/memstore"
+	"github.com/smsconvo/convo/sqlstore"
 )
 
 const (
@@ -50,16 +52,40 @@ func (s *syncBuilder) String() string {
 	return s.b.String()
 }
 
-// newKit runs the bot on store (a fresh memstore when nil) with fake timers,
-// a fake REST API and a hand-moved clock, driven by convotest's fake Twilio.
-func newKit(t *testing.T, wrap func(convo.Store) convo.Store) *kit {
+// openStore opens a store on the given expiry.
+type openStore func(t *testing.T, e convo.Expiry) convo.Store
+
+func openMemory(t *testing.T, e convo.Expiry) convo.Store {
+	s := memstore.New(memstore.Options{Expiry: e})
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func openSQLite(t *testing.T, e convo.Expiry) convo.Store {
+	db, err := sqlstore.Open(sqlstore.SQLite, filepath.Join(t.TempDir(), "followup.db"))
+	require.NoError(t, err)
+	s, err := sqlstore.New(db, sqlstore.Options{Expiry: e})
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(context.Background()))
+	t.Cleanup(func() { s.Close(); db.Close() })
+	return s
+}
+
+// eachStore runs test on memory and on SQLite.
+func eachStore(t *testing.T, test func(t *testing.T, open openStore)) {
+	t.Run("memory", func(t *testing.T) { test(t, openMemory) })
+	t.Run("sqlite", func(t *testing.T) { test(t, openSQLite) })
+}
+
+// newKit runs the bot on a store from open (wrapped by wrap unless it is
+// nil) with fake timers, a fake REST API and a hand-moved clock, driven by
+// convotest's fake Twilio.
+func newKit(t *testing.T, open openStore, wrap func(convo.Store) convo.Store) *kit {
 	t.Helper()
 	k := &kit{clock: convotest.NewClock(time.Time{}), timers: &fakeTimers{}, rest: newFakeREST(t), logs: &syncBuilder{}}
-	ms := memstore.New(memstore.Options{Expiry: convo.Expiry{Now: k.clock.Now}})
-	t.Cleanup(func() { ms.Close() })
-	k.store = ms
+	k.store = open(t, convo.Expiry{Now: k.clock.Now})
 	if wrap != nil {
-		k.store = wrap(ms)
+		k.store = wrap(k.store)
 	}
 	log := slog.New(slog.NewTextHandler(k.logs, nil))
 	k.bot = NewReminders(k.store, NewTwilioSender(testSID, testToken, k.rest.client()), k.timers.AfterFunc, k.clock.Now, log)
@@ -88,49 +114,51 @@ func (k *kit) load(t *testing.T, key convo.Key) (*convo.Conversation, State) {
 }
 
 func TestReminderIsSentThroughRESTAndRecorded(t *testing.T) {
-	k := newKit(t, nil)
-	p := k.tw.Phone(userPhone, ourNumber)
+	eachStore(t, func(t *testing.T, open openStore) {
+		k := newKit(t, open, nil)
+		p := k.tw.Phone(userPhone, ourNumber)
 
-	assert.Equal(t, `OK, I'll text you "buy milk" in 10s.`, say(t, p, "REMIND 10s buy milk"))
-	assert.Equal(t, []time.Duration{10 * time.Second}, k.timers.Waiting())
-	k.clock.Advance(4 * time.Second)
-	assert.Equal(t, "Waiting:\n1. \"buy milk\" in 6s", say(t, p, "list"))
-	_, s := k.load(t, p.Key())
-	require.Len(t, s.Pending, 1)
-	assert.Equal(t, "buy milk", s.Pending[0].Text)
-	assert.Empty(t, k.rest.Calls(), "nothing is sent before its time")
+		assert.Equal(t, `OK, I'll text you "buy milk" in 10s.`, say(t, p, "REMIND 10s buy milk"))
+		assert.Equal(t, []time.Duration{10 * time.Second}, k.timers.Waiting())
+		k.clock.Advance(4 * time.Second)
+		assert.Equal(t, "Waiting:\n1. \"buy milk\" in 6s", say(t, p, "list"))
+		_, s := k.load(t, p.Key())
+		require.Len(t, s.Pending, 1)
+		assert.Equal(t, "buy milk", s.Pending[0].Text)
+		assert.Empty(t, k.rest.Calls(), "nothing is sent before its time")
 
-	k.clock.Advance(6 * time.Second)
-	require.Equal(t, 1, k.timers.FireAll())
+		k.clock.Advance(6 * time.Second)
+		require.Equal(t, 1, k.timers.FireAll())
 
-	calls := k.rest.Calls()
-	require.Len(t, calls, 1)
-	call := calls[0]
-	assert.Equal(t, "POST", call.Method)
-	assert.Equal(t, "api.twilio.com", call.Host)
-	assert.Equal(t, "/2010-04-01/Accounts/"+testSID+"/Messages.json", call.Path)
-	assert.Equal(t, testSID, call.User)
-	assert.Equal(t, testToken, call.Password)
-	assert.Equal(t, userPhone, call.Form.Get("To"), "the reminder goes to the user")
-	assert.Equal(t, ourNumber, call.Form.Get("From"), "from the number they texted")
-	assert.Equal(t, "Reminder: buy milk", call.Form.Get("Body"))
+		calls := k.rest.Calls()
+		require.Len(t, calls, 1)
+		call := calls[0]
+		assert.Equal(t, "POST", call.Method)
+		assert.Equal(t, "api.twilio.com", call.Host)
+		assert.Equal(t, "/2010-04-01/Accounts/"+testSID+"/Messages.json", call.Path)
+		assert.Equal(t, testSID, call.User)
+		assert.Equal(t, testToken, call.Password)
+		assert.Equal(t, userPhone, call.Form.Get("To"), "the reminder goes to the user")
+		assert.Equal(t, ourNumber, call.Form.Get("From"), "from the number they texted")
+		assert.Equal(t, "Reminder: buy milk", call.Form.Get("Body"))
 
-	c, s := k.load(t, p.Key())
-	assert.Empty(t, s.Pending)
-	require.Len(t, c.History, 3)
-	last := c.History[2]
-	assert.Equal(t, convo.Turn{At: k.clock.Now(), In: "", Out: "Reminder: buy milk"}, last)
-	assert.Equal(t, 2, c.Count, "a reminder is not an inbound message")
-	assert.Contains(t, k.logs.String(), "reminder sent")
-	assert.NotContains(t, k.logs.String(), userPhone)
+		c, s := k.load(t, p.Key())
+		assert.Empty(t, s.Pending)
+		require.Len(t, c.History, 3)
+		last := c.History[2]
+		assert.Equal(t, convo.Turn{At: k.clock.Now(), In: "", Out: "Reminder: buy milk"}, last)
+		assert.Equal(t, 2, c.Count, "a reminder is not an inbound message")
+		assert.Contains(t, k.logs.String(), "reminder sent")
+		assert.NotContains(t, k.logs.String(), userPhone)
 
-	assert.Equal(t, "No reminders waiting. "+usage, say(t, p, "LIST"))
-	c, _ = k.load(t, p.Key())
-	assert.Equal(t, "Reminder: buy milk", c.History[len(c.History)-2].Out, "the webhook keeps the recorded turn")
+		assert.Equal(t, "No reminders waiting. "+usage, say(t, p, "LIST"))
+		c, _ = k.load(t, p.Key())
+		assert.Equal(t, "Reminder: buy milk", c.History[len(c.History)-2].Out, "the webhook keeps the recorded turn")
+	})
 }
 
 func TestReminderScheduledOncePerMessage(t *testing.T) {
-	k := newKit(t, nil)
+	k := newKit(t, openMemory, nil)
 	p := k.tw.Phone(userPhone, ourNumber)
 	first := say(t, p, "REMIND 1m stretch")
 	r, err := p.Retry(context.Background())
@@ -172,32 +200,34 @@ func (r *racingStore) Save(ctx context.Context, c *convo.Conversation) error {
 }
 
 func TestReminderRecordRetriesOnConflict(t *testing.T) {
-	var racer *racingStore
-	k := newKit(t, func(s convo.Store) convo.Store { racer = &racingStore{Store: s, t: t}; return racer })
-	p := k.tw.Phone(userPhone, ourNumber)
-	say(t, p, "REMIND 2h water plants")
-	say(t, p, "REMIND 3h feed cat")
-	k.clock.Advance(2 * time.Hour)
+	eachStore(t, func(t *testing.T, open openStore) {
+		var racer *racingStore
+		k := newKit(t, open, func(s convo.Store) convo.Store { racer = &racingStore{Store: s, t: t}; return racer })
+		p := k.tw.Phone(userPhone, ourNumber)
+		say(t, p, "REMIND 2h water plants")
+		say(t, p, "REMIND 3h feed cat")
+		k.clock.Advance(2 * time.Hour)
 
-	// Fire only the first timer.
-	k.timers.mu.Lock()
-	first := k.timers.timers[0]
-	first.started = true
-	k.timers.mu.Unlock()
-	first.f()
+		// Fire only the first timer.
+		k.timers.mu.Lock()
+		first := k.timers.timers[0]
+		first.started = true
+		k.timers.mu.Unlock()
+		first.f()
 
-	c, s := k.load(t, p.Key())
-	assert.Equal(t, 3, c.Count, "the racing save is kept")
-	require.GreaterOrEqual(t, len(c.History), 2)
-	assert.Equal(t, "elsewhere", c.History[len(c.History)-2].Out, "the racing turn is kept")
-	assert.Equal(t, "Reminder: water plants", c.History[len(c.History)-1].Out)
-	require.Len(t, s.Pending, 1, "only the sent reminder is taken off")
-	assert.Equal(t, "feed cat", s.Pending[0].Text)
-	assert.Len(t, k.rest.Calls(), 1, "the message is sent once, whatever the retries")
+		c, s := k.load(t, p.Key())
+		assert.Equal(t, 3, c.Count, "the racing save is kept")
+		require.GreaterOrEqual(t, len(c.History), 2)
+		assert.Equal(t, "elsewhere", c.History[len(c.History)-2].Out, "the racing turn is kept")
+		assert.Equal(t, "Reminder: water plants", c.History[len(c.History)-1].Out)
+		require.Len(t, s.Pending, 1, "only the sent reminder is taken off")
+		assert.Equal(t, "feed cat", s.Pending[0].Text)
+		assert.Len(t, k.rest.Calls(), 1, "the message is sent once, whatever the retries")
+	})
 }
 
 func TestReminderSendFailure(t *testing.T) {
-	k := newKit(t, nil)
+	k := newKit(t, openMemory, nil)
 	p := k.tw.Phone(userPhone, ourNumber)
 	say(t, p, "REMIND 5 call mom")
 	assert.Equal(t, []time.Duration{5 * time.Minute}, k.timers.Waiting())
@@ -218,7 +248,7 @@ func TestReminderSendFailure(t *testing.T) {
 }
 
 func TestReminderLimitsAndUsage(t *testing.T) {
-	k := newKit(t, nil)
+	k := newKit(t, openMemory, nil)
 	p := k.tw.Phone(userPhone, ourNumber)
 	assert.Equal(t, usage, say(t, p, "hello"))
 	assert.Equal(t, "No reminders waiting. "+usage, say(t, p, "LIST"))
