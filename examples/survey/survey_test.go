@@ -239,3 +239,30 @@ func FuzzSurvey(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSurveyTurn measures one survey message sent by convotest's fake
+// Twilio through the Handler (typed state decoded and encoded, signature
+// unchecked) on a memstore, the fake's own work (building the form, parsing
+// the TwiML) included: a wrong colour answer, which keeps the survey at the
+// same question, so every iteration does the same work.
+func BenchmarkSurveyTurn(b *testing.B) {
+	store := memstore.New(memstore.Options{})
+	defer store.Close()
+	h, err := convo.NewHandler(convo.Config{Store: store, Reply: Reply, InsecureSkipSignatureCheck: true, RetryRecords: -1})
+	require.NoError(b, err)
+	tw := convotest.NewTwilio(h, convotest.TwilioOptions{})
+	p := tw.Phone("+14158675308", ourNumber)
+	ctx := context.Background()
+	for _, body := range []string{"hi", "Ada"} {
+		_, err := p.Send(ctx, body)
+		require.NoError(b, err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := p.Send(ctx, "pink")
+		if err != nil || r.Status != 200 {
+			b.Fatal(err, r.Status)
+		}
+	}
+}
