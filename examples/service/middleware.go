@@ -27,7 +27,7 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 			}
 			log.LogAttrs(r.Context(), level, "request",
 				slog.String("route", route), slog.Int("status", sw.code()), slog.Int64("bytes", sw.bytes),
-				slog.Duration("duration", time.Since(start)), slog.String("remote", r.RemoteAddr))
+				slog.String("duration", time.Since(start).String()), slog.String("remote", r.RemoteAddr))
 		}()
 		next.ServeHTTP(sw, r)
 	})
