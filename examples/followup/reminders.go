@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/twilio/twilio-go/client"
@@ -26,6 +28,10 @@ const (
 	MaxText     = 300 // characters of a reminder's text
 	MaxPending  = 5   // reminders waiting per conversation
 	HistorySize = 10  // turns a conversation keeps, reminders included
+
+	// Overdue is how long after its time a reminder still listed is
+	// taken for lost (a restart dropped its timer) and forgotten.
+	Overdue = time.Minute
 )
 
 // State is the typed state of a conversation: its reminders still to send.
@@ -97,9 +103,11 @@ func (r *Reminders) Reply() convo.ReplyFunc { return convo.WithState(r.answer) }
 const usage = `Text REMIND <when> <what>, such as "REMIND 10m call mom" (<when>: 30s, 10m, 2h or 1h30m, up to 24h), or LIST.`
 
 func (r *Reminders) answer(_ context.Context, c *convo.Conversation, m *convo.Message, s *State) (convo.Reply, error) {
-	text := strings.TrimSpace(m.Body)
-	word, rest, _ := strings.Cut(text, " ")
+	word, rest := cutWord(m.Body)
 	now := r.now()
+	// A reminder still listed well after its time was lost (a restart
+	// dropped its timer): forget it rather than list it for ever.
+	s.Pending = slices.DeleteFunc(s.Pending, func(p Reminder) bool { return now.Sub(p.Due) > Overdue })
 	switch strings.ToUpper(word) {
 	case "REMIND":
 		d, what, problem := ParseRemind(rest)
@@ -137,7 +145,7 @@ func (r *Reminders) answer(_ context.Context, c *convo.Conversation, m *convo.Me
 // MinDelay and MaxDelay. It returns the delay and the text, or a problem to
 // tell the user.
 func ParseRemind(s string) (time.Duration, string, string) {
-	when, what, _ := strings.Cut(strings.TrimSpace(s), " ")
+	when, what := cutWord(s)
 	what = strings.Join(strings.Fields(what), " ")
 	if when == "" {
 		return 0, "", "When should I remind you?"
@@ -161,6 +169,15 @@ func ParseRemind(s string) (time.Duration, string, string) {
 		return 0, "", fmt.Sprintf("Please keep the text under %d characters.", MaxText+1)
 	}
 	return d, what, ""
+}
+
+// cutWord splits s, trimmed, at its first white space.
+func cutWord(s string) (word, rest string) {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexFunc(s, unicode.IsSpace); i >= 0 {
+		return s[:i], s[i:]
+	}
+	return s, ""
 }
 
 // schedule starts rem's timer unless it is already waiting.

@@ -312,3 +312,21 @@ func FuzzParseRemind(f *testing.F) {
 		require.Equal(t, strings.Join(strings.Fields(what), " "), what)
 	})
 }
+
+func TestReminderKeywordsTakeAnySpace(t *testing.T) {
+	k := newKit(t, openMemory, nil)
+	p := k.tw.Phone(userPhone, ourNumber)
+	assert.Equal(t, `OK, I'll text you "call mom" in 2m0s.`, say(t, p, " remind\t2m\ncall mom"))
+}
+
+// A reminder whose timer a restart dropped is forgotten once overdue.
+func TestReminderLostAtRestartIsForgotten(t *testing.T) {
+	k := newKit(t, openMemory, nil)
+	p := k.tw.Phone(userPhone, ourNumber)
+	say(t, p, "REMIND 10m stretch")
+	k.bot.Close() // the process stops: the timer is gone
+	k.clock.Advance(10*time.Minute + Overdue/2)
+	assert.Equal(t, "Waiting:\n1. \"stretch\" in 0s", say(t, p, "LIST"), "just due: perhaps being sent")
+	k.clock.Advance(Overdue)
+	assert.Equal(t, "No reminders waiting. "+usage, say(t, p, "LIST"))
+}
