@@ -83,11 +83,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("opening %s store: %w", *storeName, err)
 	}
 	defer closer.Close()
-	// Reminders are recorded outside any webhook, with no HTTP exchange to
-	// carry a cookie: a store that keeps conversations in Twilio's cookie
-	// cannot hold them.
-	if _, err := store.Load(ctx, convo.Key{From: "+0", To: "+0"}); errors.Is(err, convo.ErrNoExchange) {
-		return fmt.Errorf("the %s store keeps conversations in Twilio's cookie; followup needs a store on a server", *storeName)
+	if err := checkServerSide(ctx, store); err != nil {
+		return fmt.Errorf("the %s store: %w", *storeName, err)
 	}
 
 	bot := NewReminders(store, NewTwilioSender(sid, token, d.restHTTP), d.after, d.now, log)
@@ -133,6 +130,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	return nil
+}
+
+// checkServerSide fails for a store that keeps conversations in Twilio's
+// cookie (it needs the webhook's HTTP exchange, convo.ErrNoExchange):
+// reminders are recorded outside any webhook, where no cookie can be set.
+func checkServerSide(ctx context.Context, store convo.Store) error {
+	_, err := store.Load(ctx, convo.Key{From: "+0", To: "+0"})
+	if errors.Is(err, convo.ErrNoExchange) {
+		return errors.New("it keeps conversations in Twilio's cookie; followup needs a store on a server")
 	}
 	return nil
 }

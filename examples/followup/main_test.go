@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/smsconvo/convo"
 	"github.com/smsconvo/convo/convotest"
 )
 
@@ -89,4 +91,20 @@ func TestFollowupProgramRefusesUnknownStore(t *testing.T) {
 	err := run(context.Background(), []string{"-store", "nope"}, func(k string) string { return env[k] }, io.Discard,
 		slog.New(slog.NewTextHandler(io.Discard, nil)), deps{})
 	assert.ErrorContains(t, err, "unknown store")
+}
+
+// cookieLike is a store that, like cookiestore, needs the webhook's HTTP
+// exchange for every call.
+type cookieLike struct{ convo.Store }
+
+func (cookieLike) Load(ctx context.Context, key convo.Key) (*convo.Conversation, error) {
+	if _, ok := convo.ExchangeFrom(ctx); !ok {
+		return nil, fmt.Errorf("cookie-like: %w", convo.ErrNoExchange)
+	}
+	return convo.NewConversation(key), nil
+}
+
+func TestCheckServerSide(t *testing.T) {
+	assert.NoError(t, checkServerSide(context.Background(), openMemory(t, convo.Expiry{})))
+	assert.ErrorContains(t, checkServerSide(context.Background(), cookieLike{}), "needs a store on a server")
 }
