@@ -1,0 +1,419 @@
+package cookiestore
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/smsconvo/convo"
+)
+
+// The cookie's plaintext (what securecookie encrypts and signs) is a compact
+// binary record. Format version 1:
+//
+//	header (never compressed):
+//	  byte     format version (1)
+//	  byte     flags: 1 = body compressed (raw DEFLATE), 2 = conversation ended
+//	  8 bytes  the store version (compare-and-set token), little endian, non-zero
+//	  varint   saved at: Unix milliseconds of the save
+//	  varint   expires at, ms relative to saved at
+//	  varint   Started, ms relative to saved at
+//	  varint   LastActive, ms relative to saved at
+//	body:
+//	  uvarint  Count
+//	  bytes    State (uvarint length, then the bytes)
+//	  uvarint  number of History turns, then each:
+//	           varint At (ms relative to saved at), bytes In, bytes Out
+//	  uvarint  number of retry records, then each:
+//	           bytes ID, byte kind, then by kind:
+//	           0 raw:     bytes Reply
+//	           1 message: bytes inner; Reply = msgPrefix + inner + msgSuffix
+//	           2 empty:   Reply = emptyResponse
+//	           3 turn:    uvarint i; Reply = msgPrefix + escape(History[i].Out) + msgSuffix
+//
+// varint is Go's zig-zag signed varint (encoding/binary), uvarint the
+// unsigned one. The key is not stored: it is bound through securecookie's
+// MAC (see Store.cookieName). Kinds 1 to 3 only abbreviate: the encoder
+// uses them when they rebuild the reply byte for byte, and otherwise
+// stores it raw, so retry answers always come back exactly as sent.
+const formatVersion = 1
+
+const (
+	flagCompressed = 1 << iota
+	flagEnded
+)
+
+const (
+	replyRaw = iota
+	replyMessage
+	replyEmpty
+	replyTurn
+)
+
+const (
+	msgPrefix     = `<?xml version="1.0" encoding="UTF-8"?><Response><Message>`
+	msgSuffix     = `</Message></Response>`
+	emptyResponse = `<?xml version="1.0" encoding="UTF-8"?><Response/>`
+)
+
+// maxBody bounds a decompressed body: far more than any 4096-byte cookie
+// holds uncompressed, small enough that a crafted value cannot make a
+// server allocate much.
+const maxBody = 64 << 10
+
+// errFormat is wrapped by every decoding error of a record.
+var errFormat = errors.New("malformed record")
+
+// header is the part of a record the store reads for every request, also
+// in Save: enough for the compare-and-set and the expiry check.
+type header struct {
+	version    uint64
+	flags      byte
+	savedAt    time.Time
+	expiresAt  time.Time
+	started    time.Time
+	lastActive time.Time
+}
+
+// ms returns t in Unix milliseconds relative to ref; a zero t is stored as
+// itself (it survives as a zero time after decoding).
+func ms(t time.Time, ref int64) int64 { return t.UnixMilli() - ref }
+
+func fromMS(v, ref int64) time.Time { return time.UnixMilli(ref + v).UTC() }
+
+func appendHeader(dst []byte, h *header) []byte {
+	ref := h.savedAt.UnixMilli()
+	dst = append(dst, formatVersion, h.flags)
+	dst = binary.LittleEndian.AppendUint64(dst, h.version)
+	dst = binary.AppendVarint(dst, ref)
+	dst = binary.AppendVarint(dst, ms(h.expiresAt, ref))
+	dst = binary.AppendVarint(dst, ms(h.started, ref))
+	return binary.AppendVarint(dst, ms(h.lastActive, ref))
+}
+
+// reader reads a record, remembering the first error.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) fail(what string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: bad or truncated %s", errFormat, what)
+	}
+	r.b = nil
+}
+
+func (r *reader) byte(what string) byte {
+	if len(r.b) < 1 {
+		r.fail(what)
+		return 0
+	}
+	v := r.b[0]
+	r.b = r.b[1:]
+	return v
+}
+
+func (r *reader) uint64(what string) uint64 {
+	if len(r.b) < 8 {
+		r.fail(what)
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(r.b)
+	r.b = r.b[8:]
+	return v
+}
+
+func (r *reader) varint(what string) int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail(what)
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) uvarint(what string) uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail(what)
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// count reads a uvarint that counts items of at least minSize bytes each,
+// refusing counts the rest of the record cannot hold.
+func (r *reader) count(what string, minSize int) int {
+	v := r.uvarint(what)
+	if v > uint64(len(r.b)/minSize) {
+		r.fail(what)
+		return 0
+	}
+	return int(v)
+}
+
+func (r *reader) bytes(what string) []byte {
+	n := r.uvarint(what)
+	if n > uint64(len(r.b)) {
+		r.fail(what)
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) string(what string) string { return string(r.bytes(what)) }
+
+// errUnknownFormat is wrapped when a record was written by a later format
+// version; such cookies are treated as unreadable, not as tampered.
+var errUnknownFormat = errors.New("unknown record format version")
+
+// parseHeader reads a record's header and returns the body after it.
+func parseHeader(b []byte) (header, []byte, error) {
+	var h header
+	if len(b) > 0 && b[0] != formatVersion {
+		return h, nil, fmt.Errorf("%w %d (this version reads %d)", errUnknownFormat, b[0], formatVersion)
+	}
+	r := reader{b: b}
+	r.byte("format version")
+	h.flags = r.byte("flags")
+	h.version = r.uint64("version")
+	ref := r.varint("save time")
+	h.savedAt = fromMS(0, ref)
+	h.expiresAt = fromMS(r.varint("expiry"), ref)
+	h.started = fromMS(r.varint("start time"), ref)
+	h.lastActive = fromMS(r.varint("last activity"), ref)
+	if r.err != nil {
+		return h, nil, r.err
+	}
+	if h.flags&^(flagCompressed|flagEnded) != 0 {
+		return h, nil, fmt.Errorf("%w: unknown flags %#x", errFormat, h.flags)
+	}
+	if h.version == 0 {
+		return h, nil, fmt.Errorf("%w: version 0", errFormat)
+	}
+	return h, r.b, nil
+}
+
+// appendBody appends the body of c, with history in place of c.History (the
+// store may have trimmed it), and reports nothing: every conversation has
+// a body.
+func appendBody(dst []byte, c *convo.Conversation, history []convo.Turn, ref int64) []byte {
+	dst = binary.AppendUvarint(dst, uint64(max(c.Count, 0)))
+	dst = appendBytes(dst, c.State)
+	dst = binary.AppendUvarint(dst, uint64(len(history)))
+	for _, t := range history {
+		dst = binary.AppendVarint(dst, ms(t.At, ref))
+		dst = appendString(dst, t.In)
+		dst = appendString(dst, t.Out)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(c.Handled)))
+	for _, h := range c.Handled {
+		dst = appendString(dst, h.ID)
+		dst = appendReply(dst, h.Reply, history)
+	}
+	return dst
+}
+
+func appendBytes(dst, b []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// appendReply appends a retry record's reply in its shortest exact form.
+func appendReply(dst, reply []byte, history []convo.Turn) []byte {
+	if string(reply) == emptyResponse {
+		return append(dst, replyEmpty)
+	}
+	if len(reply) >= len(msgPrefix)+len(msgSuffix) &&
+		string(reply[:len(msgPrefix)]) == msgPrefix &&
+		string(reply[len(reply)-len(msgSuffix):]) == msgSuffix {
+		inner := reply[len(msgPrefix) : len(reply)-len(msgSuffix)]
+		for i := len(history) - 1; i >= 0; i-- {
+			if escapedEqual(inner, history[i].Out) {
+				dst = append(dst, replyTurn)
+				return binary.AppendUvarint(dst, uint64(i))
+			}
+		}
+		dst = append(dst, replyMessage)
+		return appendBytes(dst, inner)
+	}
+	dst = append(dst, replyRaw)
+	return appendBytes(dst, reply)
+}
+
+// escapedEqual reports whether b is s with '&', '<' and '>' replaced by
+// their entities and every other byte as it is: the escaping that kind 3
+// records are rebuilt with. (convo's TwiML escapes more characters; for
+// texts holding them the comparison fails and the reply is stored in full.)
+func escapedEqual(b []byte, s string) bool {
+	if len(b) < len(s) {
+		return false
+	}
+	j := 0
+	for i := 0; i < len(s); i++ {
+		var esc string
+		switch s[i] {
+		case '&':
+			esc = "&amp;"
+		case '<':
+			esc = "&lt;"
+		case '>':
+			esc = "&gt;"
+		default:
+			if j >= len(b) || b[j] != s[i] {
+				return false
+			}
+			j++
+			continue
+		}
+		if len(b)-j < len(esc) || string(b[j:j+len(esc)]) != esc {
+			return false
+		}
+		j += len(esc)
+	}
+	return j == len(b)
+}
+
+func appendEscaped(dst []byte, s string) []byte {
+	last := 0
+	for i := 0; i < len(s); i++ {
+		var esc string
+		switch s[i] {
+		case '&':
+			esc = "&amp;"
+		case '<':
+			esc = "&lt;"
+		case '>':
+			esc = "&gt;"
+		default:
+			continue
+		}
+		dst = append(dst, s[last:i]...)
+		dst = append(dst, esc...)
+		last = i + 1
+	}
+	return append(dst, s[last:]...)
+}
+
+// parseBody decodes a body into a conversation for key.
+func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, error) {
+	if h.flags&flagCompressed != 0 {
+		var err error
+		if body, err = inflate(body); err != nil {
+			return nil, err
+		}
+	}
+	ref := h.savedAt.UnixMilli()
+	r := reader{b: body}
+	c := &convo.Conversation{
+		Key: key, Version: h.version, Started: h.started, LastActive: h.lastActive,
+		Ended: h.flags&flagEnded != 0,
+	}
+	count := r.uvarint("count")
+	if count > math.MaxInt {
+		r.fail("count")
+	}
+	c.Count = int(count)
+	if state := r.bytes("state"); len(state) > 0 {
+		c.State = state
+	}
+	if n := r.count("history", 3); n > 0 {
+		c.History = make([]convo.Turn, n)
+		for i := range c.History {
+			t := &c.History[i]
+			t.At = fromMS(r.varint("turn time"), ref)
+			t.In = r.string("turn text")
+			t.Out = r.string("turn reply")
+		}
+	}
+	if n := r.count("retry records", 2); n > 0 {
+		c.Handled = make([]convo.Handled, n)
+		for i := range c.Handled {
+			hd := &c.Handled[i]
+			hd.ID = r.string("retry id")
+			switch kind := r.byte("retry kind"); kind {
+			case replyRaw:
+				hd.Reply = r.bytes("retry reply")
+			case replyMessage:
+				inner := r.bytes("retry reply")
+				hd.Reply = append(append(append(make([]byte, 0, len(msgPrefix)+len(inner)+len(msgSuffix)), msgPrefix...), inner...), msgSuffix...)
+			case replyEmpty:
+				hd.Reply = []byte(emptyResponse)
+			case replyTurn:
+				j := r.uvarint("retry turn")
+				if j >= uint64(len(c.History)) {
+					r.fail("retry turn")
+					break
+				}
+				out := c.History[j].Out
+				b := make([]byte, 0, len(msgPrefix)+len(out)+8+len(msgSuffix))
+				hd.Reply = append(appendEscaped(append(b, msgPrefix...), out), msgSuffix...)
+			default:
+				r.fail("retry kind")
+			}
+		}
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if len(r.b) != 0 {
+		return nil, fmt.Errorf("%w: %d bytes after the record", errFormat, len(r.b))
+	}
+	return c, nil
+}
+
+var (
+	deflaters = sync.Pool{New: func() any {
+		w, _ := flate.NewWriter(nil, flate.BestCompression)
+		return w
+	}}
+	inflaters sync.Pool
+)
+
+// deflate appends the raw DEFLATE compression of b to dst.
+func deflate(dst, b []byte) []byte {
+	buf := bytes.NewBuffer(dst)
+	w := deflaters.Get().(*flate.Writer)
+	w.Reset(buf)
+	_, _ = w.Write(b) // writes to a bytes.Buffer cannot fail
+	_ = w.Close()
+	deflaters.Put(w)
+	return buf.Bytes()
+}
+
+// inflate decompresses a raw DEFLATE body of at most maxBody bytes.
+func inflate(b []byte) ([]byte, error) {
+	src := bytes.NewReader(b)
+	var r io.ReadCloser
+	if v := inflaters.Get(); v != nil {
+		r = v.(io.ReadCloser)
+		_ = r.(flate.Resetter).Reset(src, nil)
+	} else {
+		r = flate.NewReader(src)
+	}
+	defer inflaters.Put(r)
+	out, err := io.ReadAll(io.LimitReader(r, maxBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: compressed body: %v", errFormat, err)
+	}
+	if len(out) > maxBody {
+		return nil, fmt.Errorf("%w: compressed body inflates beyond %d bytes", errFormat, maxBody)
+	}
+	return out, nil
+}

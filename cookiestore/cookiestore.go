@@ -1,0 +1,428 @@
+package cookiestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/securecookie"
+	"github.com/smsconvo/convo"
+)
+
+// Defaults and limits.
+const (
+	// DefaultCookieName is the cookie's name unless Options say otherwise.
+	DefaultCookieName = "convo"
+
+	// MaxLine is the most bytes the whole Set-Cookie header line
+	// ("Set-Cookie: " included) may take: the 4096 bytes cookies are held to.
+	MaxLine = 4096
+
+	// MaxAge is the longest Max-Age the store sets: Twilio keeps a
+	// messaging cookie at most four hours after it was last set.
+	MaxAge = 4 * time.Hour
+
+	// DefaultEndedRetention is how long the cookie of an ended conversation
+	// keeps the retry records unless Options say otherwise.
+	DefaultEndedRetention = 2 * time.Minute
+)
+
+// Options configure a Store. Keys is required.
+type Options struct {
+	// Keys sign and encrypt the cookie, newest first: cookies are written
+	// with Keys[0] and read with any of them, so a new pair is rolled out
+	// by putting it first and an old one retired by removing it (its
+	// cookies then start fresh conversations). See ParseKeys for their
+	// text form.
+	Keys []KeyPair
+
+	// Expiry says when conversations expire, by default after 4 idle
+	// hours. It is judged from the times inside the cookie with
+	// Expiry.Now, and the cookie's Max-Age follows it, capped at MaxAge:
+	// an Idle longer than 4 hours cannot work, as Twilio drops the cookie.
+	Expiry convo.Expiry
+
+	// CookieName is the cookie's name; "" means DefaultCookieName.
+	CookieName string
+
+	// Path is the cookie's Path attribute; "" means "/".
+	Path string
+
+	// Insecure leaves out the Secure attribute, for a webhook served over
+	// plain HTTP during local development. Twilio's docs trust a cookie
+	// only over HTTPS.
+	Insecure bool
+
+	// EndedRetention is how long the cookie of an ended conversation
+	// keeps its retry records, so that Twilio's retries of the ending
+	// message get the same answer; 0 means DefaultEndedRetention,
+	// negative expires the cookie at once.
+	EndedRetention time.Duration
+
+	// Logger receives a debug line for every cookie that is refused
+	// (tampered, truncated, expired, another pair's, signed with a
+	// retired key, of an unknown format) and for trimmed history; nil
+	// means slog.Default(). Lines never hold the cookie or phone numbers.
+	Logger *slog.Logger
+}
+
+// Store keeps each conversation in the webhook's cookie. Create it with
+// New; it is safe for concurrent use and holds no per-conversation state.
+type Store struct {
+	codecs         []*securecookie.SecureCookie
+	expiry         convo.Expiry
+	name           string
+	path           string
+	secure         bool
+	endedRetention time.Duration
+	log            *slog.Logger
+}
+
+// New returns a Store. It fails when opts has no keys or a key of the
+// wrong length, or a CookieName or Path a cookie cannot carry.
+func New(opts Options) (*Store, error) {
+	if len(opts.Keys) == 0 {
+		return nil, errors.New("cookiestore: Options.Keys is required (see GenerateKeyPair, ParseKeys)")
+	}
+	s := &Store{
+		expiry:         opts.Expiry,
+		name:           opts.CookieName,
+		path:           opts.Path,
+		secure:         !opts.Insecure,
+		endedRetention: opts.EndedRetention,
+		log:            opts.Logger,
+	}
+	for i, p := range opts.Keys {
+		if err := p.Validate(); err != nil {
+			return nil, fmt.Errorf("key pair %d: %w", i+1, err)
+		}
+		sc := securecookie.New(p.Hash, p.Block).
+			SetSerializer(securecookie.NopEncoder{}).
+			MaxAge(0).   // expiry is judged from the times inside the value, on Expiry's clock
+			MaxLength(0) // the store checks lengths itself, against MaxLine
+		s.codecs = append(s.codecs, sc)
+	}
+	if s.name == "" {
+		s.name = DefaultCookieName
+	}
+	if s.path == "" {
+		s.path = "/"
+	}
+	if s.endedRetention == 0 {
+		s.endedRetention = DefaultEndedRetention
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	probe := &http.Cookie{Name: s.name, Value: "x", Path: s.path}
+	if err := probe.Valid(); err != nil || strings.ContainsAny(s.path, ";\x00\r\n") {
+		return nil, fmt.Errorf("cookiestore: cookie name %q or path %q cannot be used", s.name, s.path)
+	}
+	return s, nil
+}
+
+// macName is the name securecookie signs a value under: the cookie name
+// and the conversation key (injective: Key.String escapes the separators),
+// so a cookie moved to another From/To pair fails its MAC as if tampered.
+func (s *Store) macName(key convo.Key) string {
+	return s.name + "|" + key.String()
+}
+
+// exchange returns the HTTP exchange in ctx, after checking ctx.
+func exchange(ctx context.Context, op string, key convo.Key) (*convo.Exchange, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("cookiestore: %s %s: %w", op, key.Redacted(), err)
+	}
+	x, ok := convo.ExchangeFrom(ctx)
+	if !ok {
+		return nil, fmt.Errorf("cookiestore: %s %s: %w", op, key.Redacted(), convo.ErrNoExchange)
+	}
+	return x, nil
+}
+
+// read finds the request's cookie for key and returns its decrypted
+// record, when one is valid and unexpired. With logging off it says
+// nothing (Save reads what Load already logged).
+func (s *Store) read(ctx context.Context, x *convo.Exchange, key convo.Key, logging bool) (header, []byte, bool) {
+	if x.Request == nil {
+		return header{}, nil, false
+	}
+	var reason error
+	for _, ck := range x.Request.CookiesNamed(s.name) {
+		h, body, err := s.decode(key, ck.Value)
+		if err == nil {
+			return h, body, true
+		}
+		reason = err
+	}
+	if reason != nil && logging {
+		s.log.LogAttrs(ctx, slog.LevelDebug, "cookiestore: cookie refused, starting a fresh conversation",
+			slog.String("conversation", key.Redacted()), slog.String("reason", reason.Error()))
+	}
+	return header{}, nil, false
+}
+
+var (
+	errTooLong   = errors.New("cookie longer than a cookie can be")
+	errForged    = errors.New("cookie fails its signature: tampered, truncated, another pair's, or signed with a retired key")
+	errExpired   = errors.New("conversation expired")
+	errNotBase64 = errors.New("cookie is not base64: truncated or tampered")
+)
+
+// decode checks, decrypts and parses the header of one cookie value.
+func (s *Store) decode(key convo.Key, value string) (header, []byte, error) {
+	if len(value) > MaxLine {
+		return header{}, nil, errTooLong
+	}
+	var plain []byte
+	var err error
+	name := s.macName(key)
+	for _, codec := range s.codecs {
+		if err = codec.Decode(name, value, &plain); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		var se securecookie.Error
+		if errors.As(err, &se) && se.Cause() != nil {
+			return header{}, nil, errNotBase64
+		}
+		return header{}, nil, errForged
+	}
+	h, body, err := parseHeader(plain)
+	if err != nil {
+		return header{}, nil, err
+	}
+	now := s.expiry.Time()
+	if !now.Before(h.expiresAt) || (!h.lastActive.IsZero() &&
+		s.expiry.Expired(&convo.Conversation{Started: h.started, LastActive: h.lastActive})) {
+		return header{}, nil, errExpired
+	}
+	return h, body, nil
+}
+
+// Load returns the conversation in the request's cookie for key. A missing,
+// expired, tampered, truncated, unreadable or other pair's cookie, or one
+// signed with a key no longer in Options.Keys, gives a fresh conversation
+// (Version 0) and no error; all but a missing one are logged at debug
+// level. Load never returns convo.ErrCorrupt: a client-held record cannot
+// be kept "as it is" for inspection, and a webhook must not fail for what a
+// client sends. It fails only when ctx is done or carries no exchange
+// (convo.ErrNoExchange).
+func (s *Store) Load(ctx context.Context, key convo.Key) (*convo.Conversation, error) {
+	x, err := exchange(ctx, "loading", key)
+	if err != nil {
+		return nil, err
+	}
+	h, body, ok := s.read(ctx, x, key, true)
+	if !ok {
+		return convo.NewConversation(key), nil
+	}
+	c, err := parseBody(&h, body, key)
+	if err != nil {
+		s.log.LogAttrs(ctx, slog.LevelDebug, "cookiestore: cookie refused, starting a fresh conversation",
+			slog.String("conversation", key.Redacted()), slog.String("reason", err.Error()))
+		return convo.NewConversation(key), nil
+	}
+	return c, nil
+}
+
+// Save sets the answer's cookie to c, replacing any Set-Cookie of this
+// store's cookie already in the answer's header, so the answer carries
+// exactly one. It saves only if c.Version equals the version of the
+// request's cookie (0 when Load found none usable), and otherwise returns
+// an error wrapping convo.ErrConflict, writing nothing: this catches a
+// conversation saved with another request than it was loaded with, but
+// cannot see saves answered to other requests (see the package doc).
+//
+// The cookie's Max-Age is the time until c expires (convo.Expiry), at most
+// MaxAge. When the cookie would make the Set-Cookie line longer than
+// MaxLine, Save first compresses the record, then drops the oldest History
+// turns (from c too) until it fits; when the rest alone cannot fit it
+// returns a *TooLargeError (matching convo.ErrTooLarge) and writes nothing.
+//
+// An ended conversation (c.Ended, as the Handler saves it) keeps only its
+// retry records, for Options.EndedRetention; without retry records, or
+// with a negative EndedRetention, its cookie is expired at once.
+func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
+	x, err := exchange(ctx, "saving", c.Key)
+	if err != nil {
+		return err
+	}
+	var current uint64
+	if h, _, ok := s.read(ctx, x, c.Key, false); ok {
+		current = h.version
+	}
+	if current != c.Version {
+		return fmt.Errorf("cookiestore: saving %s at version %d, the request's cookie holds %d: %w",
+			c.Key.Redacted(), c.Version, current, convo.ErrConflict)
+	}
+	version := rand.Uint64()
+	for version == 0 || version == current {
+		version = rand.Uint64()
+	}
+	now := s.expiry.Time()
+	h := header{version: version, savedAt: now, expiresAt: s.expiry.ExpiresAt(c), started: c.Started, lastActive: c.LastActive}
+	if c.Ended {
+		h.flags |= flagEnded
+		if s.endedRetention < 0 || len(c.Handled) == 0 {
+			s.setCookie(x.Header, s.expired())
+			c.Version = version
+			return nil
+		}
+		h.expiresAt = minTime(h.expiresAt, now.Add(s.endedRetention))
+	}
+	maxAge := int((min(h.expiresAt.Sub(now), MaxAge) + time.Second - 1) / time.Second) // rounded up
+	if maxAge <= 0 {
+		maxAge = -1 // expired already: nothing to keep
+	}
+	ck := &http.Cookie{Name: s.name, Path: s.path, MaxAge: maxAge, HttpOnly: true, Secure: s.secure}
+	overhead := len("Set-Cookie: ") + len(ck.String())
+
+	plain, dropped, err := s.fit(&h, c, MaxLine-overhead)
+	if err != nil {
+		var tl *TooLargeError
+		if errors.As(err, &tl) {
+			tl.Key = c.Key
+			tl.Size += overhead
+		}
+		return err
+	}
+	value, err := s.codecs[0].Encode(s.macName(c.Key), plain)
+	if err != nil {
+		return fmt.Errorf("cookiestore: saving %s: %w", c.Key.Redacted(), err)
+	}
+	ck.Value = value
+	line := ck.String()
+	if n := len("Set-Cookie: ") + len(line); n > MaxLine { // fit predicts the length exactly; this is a guard
+		return &TooLargeError{Key: c.Key, Size: n, Limit: MaxLine, State: len(c.State), Retry: retrySize(c)}
+	}
+	if dropped > 0 {
+		c.History = c.History[dropped:]
+		s.log.LogAttrs(ctx, slog.LevelDebug, "cookiestore: dropped the oldest history turns to fit the cookie",
+			slog.String("conversation", c.Key.Redacted()), slog.Int("dropped", dropped))
+	}
+	s.setLine(x.Header, line)
+	c.Version = version
+	return nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// fit encodes c into the smallest plaintext whose cookie value takes at most
+// limit bytes: uncompressed if it fits, else compressed, else without the
+// oldest History turns, as few dropped as will do. It returns the
+// plaintext and how many turns it dropped.
+func (s *Store) fit(h *header, c *convo.Conversation, limit int) ([]byte, int, error) {
+	ref := h.savedAt.UnixMilli()
+	try := func(drop int) ([]byte, bool) {
+		hh := *h
+		buf := appendHeader(make([]byte, 0, 256+c.Size()), &hh)
+		n := len(buf)
+		buf = appendBody(buf, c, c.History[drop:], ref)
+		if valueLen(len(buf)) <= limit {
+			return buf, true
+		}
+		hh.flags |= flagCompressed
+		z := appendHeader(make([]byte, 0, 256+len(buf)/2), &hh)
+		z = deflate(z, buf[n:])
+		return z, valueLen(len(z)) <= limit
+	}
+	if b, ok := try(0); ok {
+		return b, 0, nil
+	}
+	// Binary search for the fewest dropped turns that fit.
+	lo, hi := 1, len(c.History)
+	var best []byte
+	bestDrop := -1
+	for lo <= hi {
+		mid := (lo + hi) / 2
+		if b, ok := try(mid); ok {
+			best, bestDrop, hi = b, mid, mid-1
+		} else {
+			lo = mid + 1
+		}
+	}
+	if bestDrop >= 0 {
+		return best, bestDrop, nil
+	}
+	b, _ := try(len(c.History))
+	return nil, 0, &TooLargeError{Size: valueLen(len(b)), Limit: MaxLine, State: len(c.State), Retry: retrySize(c)}
+}
+
+// valueLen returns the length of the cookie value securecookie makes of an
+// n-byte plaintext: base64(date "|" base64(iv + ciphertext) "|" mac).
+func valueLen(n int) int {
+	b64 := func(n int) int { return (n + 2) / 3 * 4 }
+	date := len(strconv.FormatInt(time.Now().Unix(), 10))
+	return b64(date + 1 + b64(16+n) + 1 + 32)
+}
+
+func retrySize(c *convo.Conversation) int {
+	n := 0
+	for _, h := range c.Handled {
+		n += len(h.ID) + len(h.Reply)
+	}
+	return n
+}
+
+// Delete expires the pair's cookie. It always succeeds when ctx carries an
+// exchange: a missing cookie is no error.
+func (s *Store) Delete(ctx context.Context, key convo.Key) error {
+	x, err := exchange(ctx, "deleting", key)
+	if err != nil {
+		return err
+	}
+	s.setCookie(x.Header, s.expired())
+	return nil
+}
+
+func (s *Store) expired() *http.Cookie {
+	return &http.Cookie{Name: s.name, Path: s.path, MaxAge: -1, HttpOnly: true, Secure: s.secure}
+}
+
+func (s *Store) setCookie(h http.Header, ck *http.Cookie) { s.setLine(h, ck.String()) }
+
+// setLine sets line as the only Set-Cookie of this store's cookie in h,
+// keeping those of other cookies.
+func (s *Store) setLine(h http.Header, line string) {
+	old := h["Set-Cookie"]
+	kept := old[:0]
+	for _, l := range old {
+		if !strings.HasPrefix(l, s.name+"=") {
+			kept = append(kept, l)
+		}
+	}
+	h["Set-Cookie"] = append(kept, line)
+}
+
+// TooLargeError is returned by Save when the conversation cannot fit in
+// the cookie even without any History: its State and retry records alone
+// make the Set-Cookie line longer than Limit. It matches convo.ErrTooLarge
+// with errors.Is. Nothing was written.
+type TooLargeError struct {
+	Key   convo.Key // the conversation
+	Size  int       // the bytes the Set-Cookie line would take without History
+	Limit int       // MaxLine
+	State int       // bytes of application state
+	Retry int       // bytes of retry records (ids and TwiML)
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("cookiestore: conversation %s needs a %d-byte Set-Cookie line even without history, over the %d-byte limit (state %d bytes, retry records %d bytes): %v",
+		e.Key.Redacted(), e.Size, e.Limit, e.State, e.Retry, convo.ErrTooLarge)
+}
+
+// Unwrap returns convo.ErrTooLarge.
+func (e *TooLargeError) Unwrap() error { return convo.ErrTooLarge }

@@ -1,0 +1,2 @@
+// Package cookiestore keeps each conversation in Twilio's cookie.
+package cookiestore
