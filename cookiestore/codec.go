@@ -99,8 +99,10 @@ func appendHeader(dst []byte, h *header) []byte {
 
 // reader reads a record, remembering the first error.
 type reader struct {
-	b   []byte
-	err error
+	b    []byte
+	err  error
+	text string // the whole record as one string, when strings are read: they are cut from it
+	n    int    // len(text)
 }
 
 func (r *reader) fail(what string) {
@@ -172,7 +174,14 @@ func (r *reader) bytes(what string) []byte {
 	return v
 }
 
-func (r *reader) string(what string) string { return string(r.bytes(what)) }
+func (r *reader) string(what string) string {
+	b := r.bytes(what)
+	if r.err != nil {
+		return ""
+	}
+	off := r.n - len(r.b) - len(b)
+	return r.text[off : off+len(b)]
+}
 
 // errUnknownFormat is wrapped when a record was written by a later format
 // version; such cookies are treated as unreadable, not as tampered.
@@ -320,7 +329,12 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 		}
 	}
 	ref := h.savedAt.UnixMilli()
-	r := reader{b: body}
+	// Strings are cut from one copy of the body and byte slices from one
+	// arena (capped, so appending to one never touches another): a
+	// conversation costs a handful of allocations, however many turns.
+	r := reader{b: body, text: string(body), n: len(body)}
+	arena := make([]byte, 0, len(body)+4*(len(msgPrefix)+len(msgSuffix)+16))
+	cut := func(start int) []byte { return arena[start:len(arena):len(arena)] }
 	c := &convo.Conversation{
 		Key: key, Version: h.version, Started: h.started, LastActive: h.lastActive,
 		Ended: h.flags&flagEnded != 0,
@@ -331,7 +345,8 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 	}
 	c.Count = int(count)
 	if state := r.bytes("state"); len(state) > 0 {
-		c.State = state
+		arena = append(arena, state...) // body may be shared (Store.verified): copy
+		c.State = cut(0)
 	}
 	if n := r.count("history", 3); n > 0 {
 		c.History = make([]convo.Turn, n)
@@ -347,26 +362,25 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 		for i := range c.Handled {
 			hd := &c.Handled[i]
 			hd.ID = r.string("retry id")
+			start := len(arena)
 			switch kind := r.byte("retry kind"); kind {
 			case replyRaw:
-				hd.Reply = r.bytes("retry reply")
+				arena = append(arena, r.bytes("retry reply")...)
 			case replyMessage:
-				inner := r.bytes("retry reply")
-				hd.Reply = append(append(append(make([]byte, 0, len(msgPrefix)+len(inner)+len(msgSuffix)), msgPrefix...), inner...), msgSuffix...)
+				arena = append(append(append(arena, msgPrefix...), r.bytes("retry reply")...), msgSuffix...)
 			case replyEmpty:
-				hd.Reply = []byte(emptyResponse)
+				arena = append(arena, emptyResponse...)
 			case replyTurn:
 				j := r.uvarint("retry turn")
 				if j >= uint64(len(c.History)) {
 					r.fail("retry turn")
 					break
 				}
-				out := c.History[j].Out
-				b := make([]byte, 0, len(msgPrefix)+len(out)+8+len(msgSuffix))
-				hd.Reply = append(appendEscaped(append(b, msgPrefix...), out), msgSuffix...)
+				arena = append(appendEscaped(append(arena, msgPrefix...), c.History[j].Out), msgSuffix...)
 			default:
 				r.fail("retry kind")
 			}
+			hd.Reply = cut(start)
 		}
 	}
 	if r.err != nil {

@@ -2,6 +2,7 @@ package cookiestore
 
 import (
 	"context"
+	"hash/maphash"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -76,6 +78,8 @@ type Options struct {
 // New; it is safe for concurrent use and holds no per-conversation state.
 type Store struct {
 	codecs         []*securecookie.SecureCookie
+	seed           maphash.Seed
+	verified       [verifiedSlots]atomic.Pointer[verifiedCookie]
 	expiry         convo.Expiry
 	name           string
 	path           string
@@ -97,6 +101,7 @@ func New(opts Options) (*Store, error) {
 		secure:         !opts.Insecure,
 		endedRetention: opts.EndedRetention,
 		log:            opts.Logger,
+		seed:           maphash.MakeSeed(),
 	}
 	for i, p := range opts.Keys {
 		if err := p.Validate(); err != nil {
@@ -128,10 +133,15 @@ func New(opts Options) (*Store, error) {
 }
 
 // macName is the name securecookie signs a value under: the cookie name
-// and the conversation key (injective: Key.String escapes the separators),
-// so a cookie moved to another From/To pair fails its MAC as if tampered.
+// and the conversation key (injectively: From's length comes first), so a
+// cookie moved to another From/To pair fails its MAC as if tampered.
 func (s *Store) macName(key convo.Key) string {
-	return s.name + "|" + key.String()
+	var n [20]byte
+	b := make([]byte, 0, len(s.name)+len(key.From)+len(key.To)+24)
+	b = append(append(b, s.name...), '|')
+	b = append(append(b, strconv.AppendInt(n[:0], int64(len(key.From)), 10)...), '|')
+	b = append(append(b, key.From...), key.To...)
+	return string(b)
 }
 
 // exchange returns the HTTP exchange in ctx, after checking ctx.
@@ -175,10 +185,43 @@ var (
 	errNotBase64 = errors.New("cookie is not base64: truncated or tampered")
 )
 
-// decode checks, decrypts and parses the header of one cookie value.
+// verifiedSlots is the size of the cache of recently verified cookies.
+const verifiedSlots = 64
+
+// verifiedCookie is a cookie value that passed its MAC for key, with its
+// decrypted record. Save reads the cookie Load has just verified; the
+// cache spares it a second decryption. A hit needs the same value and key,
+// so it proves what a second verification would.
+type verifiedCookie struct {
+	value string
+	key   convo.Key
+	h     header
+	body  []byte
+}
+
+// decode checks, decrypts and parses the header of one cookie value, and
+// checks that it has not expired.
 func (s *Store) decode(key convo.Key, value string) (header, []byte, error) {
+	h, body, err := s.verify(key, value)
+	if err != nil {
+		return header{}, nil, err
+	}
+	now := s.expiry.Time()
+	if !now.Before(h.expiresAt) || (!h.lastActive.IsZero() &&
+		s.expiry.Expired(&convo.Conversation{Started: h.started, LastActive: h.lastActive})) {
+		return header{}, nil, errExpired
+	}
+	return h, body, nil
+}
+
+// verify checks and decrypts one cookie value and parses its header.
+func (s *Store) verify(key convo.Key, value string) (header, []byte, error) {
 	if len(value) > MaxLine {
 		return header{}, nil, errTooLong
+	}
+	slot := &s.verified[maphash.String(s.seed, value)%verifiedSlots]
+	if v := slot.Load(); v != nil && v.key == key && v.value == value {
+		return v.h, v.body, nil
 	}
 	var plain []byte
 	var err error
@@ -199,11 +242,7 @@ func (s *Store) decode(key convo.Key, value string) (header, []byte, error) {
 	if err != nil {
 		return header{}, nil, err
 	}
-	now := s.expiry.Time()
-	if !now.Before(h.expiresAt) || (!h.lastActive.IsZero() &&
-		s.expiry.Expired(&convo.Conversation{Started: h.started, LastActive: h.lastActive})) {
-		return header{}, nil, errExpired
-	}
+	slot.Store(&verifiedCookie{value: value, key: key, h: h, body: body})
 	return h, body, nil
 }
 
