@@ -41,7 +41,7 @@ func (r *recorder) Write(b []byte) (int, error) {
 
 // runWebhooks sends b.N messages of one pair to h, carrying the cookie of
 // each answer to the next request as Twilio does.
-func runWebhooks(b *testing.B, h http.Handler) {
+func runWebhooks(b *testing.B, hs ...http.Handler) {
 	var cookie string
 	rec := &recorder{header: make(http.Header)}
 	b.ReportAllocs()
@@ -58,7 +58,7 @@ func runWebhooks(b *testing.B, h http.Handler) {
 		}
 		clear(rec.header)
 		rec.code, rec.body = 0, rec.body[:0]
-		h.ServeHTTP(rec, req)
+		hs[i%len(hs)].ServeHTTP(rec, req)
 		if rec.code != http.StatusOK {
 			b.Fatalf("status %d: %s", rec.code, rec.body)
 		}
@@ -79,6 +79,21 @@ func BenchmarkWebhook(b *testing.B) {
 		h, err := convo.NewHandler(convo.Config{Store: s, Reply: convo.Greeter(convo.SeedNames()), InsecureSkipSignatureCheck: true})
 		require.NoError(b, err)
 		runWebhooks(b, h)
+	})
+	// Two servers with the same keys answering in turn, as behind a load
+	// balancer: neither has seen the cookie it is sent, so every request
+	// decrypts it (the single server above recognises the cookie it set).
+	b.Run("cookiestore-fleet", func(b *testing.B) {
+		keys := []cookiestore.KeyPair{testKeys(b)}
+		var hs []http.Handler
+		for range 2 {
+			s, err := cookiestore.New(cookiestore.Options{Keys: keys})
+			require.NoError(b, err)
+			h, err := convo.NewHandler(convo.Config{Store: s, Reply: convo.Greeter(convo.SeedNames()), InsecureSkipSignatureCheck: true})
+			require.NoError(b, err)
+			hs = append(hs, h)
+		}
+		runWebhooks(b, hs...)
 	})
 	b.Run("gorilla-sessions", func(b *testing.B) {
 		k := testKeys(b)

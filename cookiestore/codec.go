@@ -227,9 +227,11 @@ func appendBody(dst []byte, c *convo.Conversation, history []convo.Turn, ref int
 		dst = appendString(dst, t.Out)
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(c.Handled)))
-	for _, h := range c.Handled {
+	for i, h := range c.Handled {
 		dst = appendString(dst, h.ID)
-		dst = appendReply(dst, h.Reply, history)
+		// The Handler keeps records and turns in step: record i most
+		// likely answered the turn as far from the end.
+		dst = appendReply(dst, h.Reply, history, len(history)-len(c.Handled)+i)
 	}
 	return dst
 }
@@ -245,7 +247,7 @@ func appendString(dst []byte, s string) []byte {
 }
 
 // appendReply appends a retry record's reply in its shortest exact form.
-func appendReply(dst, reply []byte, history []convo.Turn) []byte {
+func appendReply(dst, reply []byte, history []convo.Turn, likely int) []byte {
 	if string(reply) == emptyResponse {
 		return append(dst, replyEmpty)
 	}
@@ -253,8 +255,12 @@ func appendReply(dst, reply []byte, history []convo.Turn) []byte {
 		string(reply[:len(msgPrefix)]) == msgPrefix &&
 		string(reply[len(reply)-len(msgSuffix):]) == msgSuffix {
 		inner := reply[len(msgPrefix) : len(reply)-len(msgSuffix)]
+		if likely >= 0 && likely < len(history) && escapedEqual(inner, history[likely].Out) {
+			dst = append(dst, replyTurn)
+			return binary.AppendUvarint(dst, uint64(likely))
+		}
 		for i := len(history) - 1; i >= 0; i-- {
-			if escapedEqual(inner, history[i].Out) {
+			if i != likely && escapedEqual(inner, history[i].Out) {
 				dst = append(dst, replyTurn)
 				return binary.AppendUvarint(dst, uint64(i))
 			}

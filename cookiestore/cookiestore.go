@@ -1,10 +1,11 @@
 package cookiestore
 
 import (
+	"bytes"
 	"context"
-	"hash/maphash"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -126,7 +127,7 @@ func New(opts Options) (*Store, error) {
 		s.log = slog.Default()
 	}
 	probe := &http.Cookie{Name: s.name, Value: "x", Path: s.path}
-	if err := probe.Valid(); err != nil || strings.ContainsAny(s.path, ";\x00\r\n") {
+	if err := probe.Valid(); err != nil || strings.ContainsFunc(s.path, func(r rune) bool { return r < 0x20 || r == ';' || r >= 0x7f }) {
 		return nil, fmt.Errorf("cookiestore: cookie name %q or path %q cannot be used", s.name, s.path)
 	}
 	return s, nil
@@ -164,12 +165,21 @@ func (s *Store) read(ctx context.Context, x *convo.Exchange, key convo.Key, logg
 		return header{}, nil, false
 	}
 	var reason error
-	for _, ck := range x.Request.CookiesNamed(s.name) {
-		h, body, err := s.decode(key, ck.Value)
-		if err == nil {
-			return h, body, true
+	for _, line := range x.Request.Header["Cookie"] {
+		for part := range strings.SplitSeq(line, ";") {
+			name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || name != s.name {
+				continue
+			}
+			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
+				value = value[1 : len(value)-1]
+			}
+			h, body, err := s.decode(key, value)
+			if err == nil {
+				return h, body, true
+			}
+			reason = err
 		}
-		reason = err
 	}
 	if reason != nil && logging {
 		s.log.LogAttrs(ctx, slog.LevelDebug, "cookiestore: cookie refused, starting a fresh conversation",
@@ -186,12 +196,15 @@ var (
 )
 
 // verifiedSlots is the size of the cache of recently verified cookies.
-const verifiedSlots = 64
+const verifiedSlots = 256
 
-// verifiedCookie is a cookie value that passed its MAC for key, with its
-// decrypted record. Save reads the cookie Load has just verified; the
-// cache spares it a second decryption. A hit needs the same value and key,
-// so it proves what a second verification would.
+// verifiedCookie is a cookie value that passed its MAC for key (or that
+// this store has just signed for key), with its decrypted record. Save
+// reads the cookie Load has just verified, and the next message of a pair
+// usually brings back the value the last answer set; the cache spares both
+// a decryption. A hit needs the very same value and key, so it proves what
+// a verification would. Entries are replaced, never expired: expiry is
+// checked on every use.
 type verifiedCookie struct {
 	value string
 	key   convo.Key
@@ -219,7 +232,7 @@ func (s *Store) verify(key convo.Key, value string) (header, []byte, error) {
 	if len(value) > MaxLine {
 		return header{}, nil, errTooLong
 	}
-	slot := &s.verified[maphash.String(s.seed, value)%verifiedSlots]
+	slot := s.slot(value)
 	if v := slot.Load(); v != nil && v.key == key && v.value == value {
 		return v.h, v.body, nil
 	}
@@ -244,6 +257,15 @@ func (s *Store) verify(key convo.Key, value string) (header, []byte, error) {
 	}
 	slot.Store(&verifiedCookie{value: value, key: key, h: h, body: body})
 	return h, body, nil
+}
+
+func (s *Store) slot(value string) *atomic.Pointer[verifiedCookie] {
+	return &s.verified[maphash.String(s.seed, value)%verifiedSlots]
+}
+
+// remember caches a value this store has just signed.
+func (s *Store) remember(value string, key convo.Key, h header, body []byte) {
+	s.slot(value).Store(&verifiedCookie{value: value, key: key, h: h, body: body})
 }
 
 // Load returns the conversation in the request's cookie for key. A missing,
@@ -311,7 +333,7 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	if c.Ended {
 		h.flags |= flagEnded
 		if s.endedRetention < 0 || len(c.Handled) == 0 {
-			s.setCookie(x.Header, s.expired())
+			s.setLine(x.Header, s.expired())
 			c.Version = version
 			return nil
 		}
@@ -321,8 +343,8 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	if maxAge <= 0 {
 		maxAge = -1 // expired already: nothing to keep
 	}
-	ck := &http.Cookie{Name: s.name, Path: s.path, MaxAge: maxAge, HttpOnly: true, Secure: s.secure}
-	overhead := len("Set-Cookie: ") + len(ck.String())
+	attrs := s.attributes(maxAge)
+	overhead := len("Set-Cookie: ") + len(s.name) + 1 + len(attrs)
 
 	plain, dropped, err := s.fit(&h, c, MaxLine-overhead)
 	if err != nil {
@@ -333,15 +355,21 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 		}
 		return err
 	}
+	vh, body, _ := parseHeader(plain)
+	body = bytes.Clone(body) // Encode encrypts plain in place
 	value, err := s.codecs[0].Encode(s.macName(c.Key), plain)
 	if err != nil {
 		return fmt.Errorf("cookiestore: saving %s: %w", c.Key.Redacted(), err)
 	}
-	ck.Value = value
-	line := ck.String()
-	if n := len("Set-Cookie: ") + len(line); n > MaxLine { // fit predicts the length exactly; this is a guard
+	if n := overhead + len(value); n > MaxLine { // fit predicts the length exactly; this is a guard
 		return &TooLargeError{Key: c.Key, Size: n, Limit: MaxLine, State: len(c.State), Retry: retrySize(c)}
 	}
+	// The value is base64 and the name and path were checked by New, so
+	// the line is built directly rather than through http.Cookie, which
+	// would scan the whole value again.
+	line := s.name + "=" + value + attrs
+	// The pair's next message most likely carries this value back: know it.
+	s.remember(value, c.Key, vh, body)
 	if dropped > 0 {
 		c.History = c.History[dropped:]
 		s.log.LogAttrs(ctx, slog.LevelDebug, "cookiestore: dropped the oldest history turns to fit the cookie",
@@ -423,15 +451,25 @@ func (s *Store) Delete(ctx context.Context, key convo.Key) error {
 	if err != nil {
 		return err
 	}
-	s.setCookie(x.Header, s.expired())
+	s.setLine(x.Header, s.expired())
 	return nil
 }
 
-func (s *Store) expired() *http.Cookie {
-	return &http.Cookie{Name: s.name, Path: s.path, MaxAge: -1, HttpOnly: true, Secure: s.secure}
+// attributes returns the cookie's attributes as they follow its value in
+// the Set-Cookie line; a negative maxAge expires the cookie.
+func (s *Store) attributes(maxAge int) string {
+	if maxAge < 0 {
+		maxAge = 0 // "Max-Age=0": expire now
+	}
+	a := "; Path=" + s.path + "; Max-Age=" + strconv.Itoa(maxAge) + "; HttpOnly"
+	if s.secure {
+		a += "; Secure"
+	}
+	return a
 }
 
-func (s *Store) setCookie(h http.Header, ck *http.Cookie) { s.setLine(h, ck.String()) }
+// expired returns the Set-Cookie line that removes the cookie.
+func (s *Store) expired() string { return s.name + "=" + s.attributes(-1) }
 
 // setLine sets line as the only Set-Cookie of this store's cookie in h,
 // keeping those of other cookies.
