@@ -476,3 +476,28 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		})
 	}
 }
+
+// FuzzLoadCookie sends arbitrary Cookie headers: Load must never fail nor
+// read a conversation out of a cookie this store did not sign.
+func FuzzLoadCookie(f *testing.F) {
+	s, err := cookiestore.New(cookiestore.Options{Keys: []cookiestore.KeyPair{testKeys(f)}})
+	require.NoError(f, err)
+	ctx, x := exchange()
+	c := convo.NewConversation(rey)
+	c.Count = 3
+	require.NoError(f, s.Save(ctx, c))
+	good := strings.SplitN(x.Header.Get("Set-Cookie"), ";", 2)[0]
+	f.Add(good)
+	f.Add(good[:len(good)/2])
+	f.Add("convo=" + strings.Repeat("A", 5000))
+	f.Add("convo=\"abc\"; convo=; other=1")
+	f.Fuzz(func(t *testing.T, cookie string) {
+		ctx, _ := exchange(cookie)
+		c, err := s.Load(ctx, rey)
+		require.NoError(t, err)
+		require.NotNil(t, c)
+		if cookie != good && !strings.Contains(cookie, good[len("convo="):]) {
+			assert.Zero(t, c.Count, "a cookie the store did not sign was read")
+		}
+	})
+}
