@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +32,9 @@ import (
 //	  uvarint  number of History turns, then each:
 //	           varint At (ms relative to saved at), bytes In, bytes Out
 //	  uvarint  number of retry records, then each:
-//	           bytes ID, byte kind, then by kind:
+//	           ID: byte 0 then bytes, or byte 1 then a Twilio SID's
+//	               two letters and its 32 hex digits as 16 bytes,
+//	           byte kind, then by kind:
 //	           0 raw:     bytes Reply
 //	           1 message: bytes inner; Reply = msgPrefix + inner + msgSuffix
 //	           2 empty:   Reply = emptyResponse
@@ -228,12 +231,54 @@ func appendBody(dst []byte, c *convo.Conversation, history []convo.Turn, ref int
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(c.Handled)))
 	for i, h := range c.Handled {
-		dst = appendString(dst, h.ID)
+		dst = appendID(dst, h.ID)
 		// The Handler keeps records and turns in step: record i most
 		// likely answered the turn as far from the end.
 		dst = appendReply(dst, h.Reply, history, len(history)-len(c.Handled)+i)
 	}
 	return dst
+}
+
+// appendID appends a message id, packing a Twilio SID ("SM" and 32
+// lowercase hex digits) into 18 bytes.
+func appendID(dst []byte, id string) []byte {
+	if isSID(id) {
+		dst = append(dst, 1, id[0], id[1])
+		dst, _ = hex.AppendDecode(dst, []byte(id[2:])) // isSID checked the digits
+		return dst
+	}
+	return appendString(append(dst, 0), id)
+}
+
+func isSID(id string) bool {
+	if len(id) != 34 || id[0] < 'A' || id[0] > 'Z' || id[1] < 'A' || id[1] > 'Z' {
+		return false
+	}
+	for i := 2; i < len(id); i++ {
+		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// id reads a message id. A packed SID is appended to sids in text form,
+// and "" returned: the caller cuts it from one string of them all.
+func (r *reader) id(sids *[]byte) (id string, packed bool) {
+	switch r.byte("retry id") {
+	case 0:
+		return r.string("retry id"), false
+	case 1:
+		if len(r.b) < 18 || r.b[0] < 'A' || r.b[0] > 'Z' || r.b[1] < 'A' || r.b[1] > 'Z' {
+			r.fail("retry id")
+			return "", false
+		}
+		*sids = hex.AppendEncode(append(*sids, r.b[0], r.b[1]), r.b[2:18])
+		r.b = r.b[18:]
+		return "", true
+	}
+	r.fail("retry id")
+	return "", false
 }
 
 func appendBytes(dst, b []byte) []byte {
@@ -365,9 +410,18 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 	}
 	if n := r.count("retry records", 2); n > 0 {
 		c.Handled = make([]convo.Handled, n)
+		var sids []byte // packed SIDs in text form, made one string below
+		var packedBuf [8]int
+		packed := packedBuf[:0]
 		for i := range c.Handled {
 			hd := &c.Handled[i]
-			hd.ID = r.string("retry id")
+			if sids == nil && len(r.b) > 0 && r.b[0] == 1 {
+				sids = make([]byte, 0, 34*n)
+			}
+			var p bool
+			if hd.ID, p = r.id(&sids); p {
+				packed = append(packed, i)
+			}
 			start := len(arena)
 			switch kind := r.byte("retry kind"); kind {
 			case replyRaw:
@@ -387,6 +441,12 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 				r.fail("retry kind")
 			}
 			hd.Reply = cut(start)
+		}
+		if len(packed) > 0 && r.err == nil {
+			text := string(sids)
+			for k, i := range packed {
+				c.Handled[i].ID = text[k*34 : (k+1)*34]
+			}
 		}
 	}
 	if r.err != nil {

@@ -46,7 +46,7 @@ func sampleConversation() (*convo.Conversation, header) {
 		{ID: "SM00000000000000000000000000000003", Reply: convo.Text(texts[2]).TwiML()}, // kind 1: convo escapes more
 		{ID: "SM00000000000000000000000000000004", Reply: convo.Reply{}.TwiML()},        // kind 2
 		{ID: "SM00000000000000000000000000000005", Reply: multi.TwiML()},                // kind 1
-		{ID: "idem-token", Reply: []byte("not TwiML at all")},                          // kind 0
+		{ID: "idem-token", Reply: []byte("not TwiML at all")},                           // kind 0
 		{ID: "", Reply: nil},
 	}
 	return c, header{version: 42, savedAt: now, expiresAt: now.Add(4 * time.Hour), started: c.Started, lastActive: c.LastActive}

@@ -160,7 +160,7 @@ func exchange(ctx context.Context, op string, key convo.Key) (*convo.Exchange, e
 // read finds the request's cookie for key and returns its decrypted
 // record, when one is valid and unexpired. With logging off it says
 // nothing (Save reads what Load already logged).
-func (s *Store) read(ctx context.Context, x *convo.Exchange, key convo.Key, logging bool) (header, []byte, bool) {
+func (s *Store) read(ctx context.Context, x *convo.Exchange, key convo.Key, now time.Time, logging bool) (header, []byte, bool) {
 	if x.Request == nil {
 		return header{}, nil, false
 	}
@@ -174,7 +174,7 @@ func (s *Store) read(ctx context.Context, x *convo.Exchange, key convo.Key, logg
 			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
 				value = value[1 : len(value)-1]
 			}
-			h, body, err := s.decode(key, value)
+			h, body, err := s.decode(key, value, now)
 			if err == nil {
 				return h, body, true
 			}
@@ -214,14 +214,13 @@ type verifiedCookie struct {
 
 // decode checks, decrypts and parses the header of one cookie value, and
 // checks that it has not expired.
-func (s *Store) decode(key convo.Key, value string) (header, []byte, error) {
+func (s *Store) decode(key convo.Key, value string, now time.Time) (header, []byte, error) {
 	h, body, err := s.verify(key, value)
 	if err != nil {
 		return header{}, nil, err
 	}
-	now := s.expiry.Time()
 	if !now.Before(h.expiresAt) || (!h.lastActive.IsZero() &&
-		s.expiry.Expired(&convo.Conversation{Started: h.started, LastActive: h.lastActive})) {
+		!now.Before(s.expiry.ExpiresAt(&convo.Conversation{Started: h.started, LastActive: h.lastActive}))) {
 		return header{}, nil, errExpired
 	}
 	return h, body, nil
@@ -259,8 +258,10 @@ func (s *Store) verify(key convo.Key, value string) (header, []byte, error) {
 	return h, body, nil
 }
 
+// slot returns the cache slot of a value. Only its end is hashed: that is
+// the base64 of its MAC, as good as random.
 func (s *Store) slot(value string) *atomic.Pointer[verifiedCookie] {
-	return &s.verified[maphash.String(s.seed, value)%verifiedSlots]
+	return &s.verified[maphash.String(s.seed, value[max(0, len(value)-24):])%verifiedSlots]
 }
 
 // remember caches a value this store has just signed.
@@ -281,7 +282,7 @@ func (s *Store) Load(ctx context.Context, key convo.Key) (*convo.Conversation, e
 	if err != nil {
 		return nil, err
 	}
-	h, body, ok := s.read(ctx, x, key, true)
+	h, body, ok := s.read(ctx, x, key, s.expiry.Time(), true)
 	if !ok {
 		return convo.NewConversation(key), nil
 	}
@@ -316,8 +317,9 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	if err != nil {
 		return err
 	}
+	now := s.expiry.Time()
 	var current uint64
-	if h, _, ok := s.read(ctx, x, c.Key, false); ok {
+	if h, _, ok := s.read(ctx, x, c.Key, now, false); ok {
 		current = h.version
 	}
 	if current != c.Version {
@@ -328,7 +330,6 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	for version == 0 || version == current {
 		version = rand.Uint64()
 	}
-	now := s.expiry.Time()
 	h := header{version: version, savedAt: now, expiresAt: s.expiry.ExpiresAt(c), started: c.Started, lastActive: c.LastActive}
 	if c.Ended {
 		h.flags |= flagEnded
@@ -429,11 +430,12 @@ func (s *Store) fit(h *header, c *convo.Conversation, limit int) ([]byte, int, e
 }
 
 // valueLen returns the length of the cookie value securecookie makes of an
-// n-byte plaintext: base64(date "|" base64(iv + ciphertext) "|" mac).
+// n-byte plaintext: base64(date "|" base64(iv + ciphertext) "|" mac), the
+// date being Unix seconds in 10 digits (until the year 2286; Save checks
+// the real length too).
 func valueLen(n int) int {
 	b64 := func(n int) int { return (n + 2) / 3 * 4 }
-	date := len(strconv.FormatInt(time.Now().Unix(), 10))
-	return b64(date + 1 + b64(16+n) + 1 + 32)
+	return b64(10 + 1 + b64(16+n) + 1 + 32)
 }
 
 func retrySize(c *convo.Conversation) int {
