@@ -371,6 +371,14 @@ func appendEscaped(dst []byte, s string) []byte {
 	return append(dst, s[last:]...)
 }
 
+// conversationBlock is a conversation with room for the turns and retry
+// records the Handler keeps by default.
+type conversationBlock struct {
+	c       convo.Conversation
+	turns   [convo.DefaultHistorySize]convo.Turn
+	handled [convo.DefaultRetryRecords]convo.Handled
+}
+
 // parseBody decodes a body into a conversation for key.
 func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, error) {
 	if h.flags&flagCompressed != 0 {
@@ -386,7 +394,11 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 	r := reader{b: body, text: string(body), n: len(body)}
 	arena := make([]byte, 0, len(body)+4*(len(msgPrefix)+len(msgSuffix)+16))
 	cut := func(start int) []byte { return arena[start:len(arena):len(arena)] }
-	c := &convo.Conversation{
+	// The Handler's defaults keep four turns and four retry records: one
+	// allocation holds them with the conversation.
+	block := new(conversationBlock)
+	c := &block.c
+	*c = convo.Conversation{
 		Key: key, Version: h.version, Started: h.started, LastActive: h.lastActive,
 		Ended: h.flags&flagEnded != 0,
 	}
@@ -400,7 +412,11 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 		c.State = cut(0)
 	}
 	if n := r.count("history", 3); n > 0 {
-		c.History = make([]convo.Turn, n)
+		if n <= len(block.turns) {
+			c.History = block.turns[:n:n]
+		} else {
+			c.History = make([]convo.Turn, n)
+		}
 		for i := range c.History {
 			t := &c.History[i]
 			t.At = fromMS(r.varint("turn time"), ref)
@@ -409,7 +425,11 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 		}
 	}
 	if n := r.count("retry records", 2); n > 0 {
-		c.Handled = make([]convo.Handled, n)
+		if n <= len(block.handled) {
+			c.Handled = block.handled[:n:n]
+		} else {
+			c.Handled = make([]convo.Handled, n)
+		}
 		var sids []byte // packed SIDs in text form, made one string below
 		var packedBuf [8]int
 		packed := packedBuf[:0]

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -359,6 +360,9 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	vh, body, _ := parseHeader(plain)
 	body = bytes.Clone(body) // Encode encrypts plain in place
 	value, err := s.codecs[0].Encode(s.macName(c.Key), plain)
+	if cap(plain) <= 4<<10 {
+		plainBufs.Put(&plain) // Encode keeps no reference to it
+	}
 	if err != nil {
 		return fmt.Errorf("cookiestore: saving %s: %w", c.Key.Redacted(), err)
 	}
@@ -394,9 +398,9 @@ func minTime(a, b time.Time) time.Time {
 // plaintext and how many turns it dropped.
 func (s *Store) fit(h *header, c *convo.Conversation, limit int) ([]byte, int, error) {
 	ref := h.savedAt.UnixMilli()
-	try := func(drop int) ([]byte, bool) {
+	try := func(drop int, buf []byte) ([]byte, bool) {
 		hh := *h
-		buf := appendHeader(make([]byte, 0, 256+c.Size()), &hh)
+		buf = appendHeader(buf, &hh)
 		n := len(buf)
 		buf = appendBody(buf, c, c.History[drop:], ref)
 		if valueLen(len(buf)) <= limit {
@@ -407,7 +411,7 @@ func (s *Store) fit(h *header, c *convo.Conversation, limit int) ([]byte, int, e
 		z = deflate(z, buf[n:])
 		return z, valueLen(len(z)) <= limit
 	}
-	if b, ok := try(0); ok {
+	if b, ok := try(0, (*plainBufs.Get().(*[]byte))[:0]); ok {
 		return b, 0, nil
 	}
 	// Binary search for the fewest dropped turns that fit.
@@ -416,7 +420,7 @@ func (s *Store) fit(h *header, c *convo.Conversation, limit int) ([]byte, int, e
 	bestDrop := -1
 	for lo <= hi {
 		mid := (lo + hi) / 2
-		if b, ok := try(mid); ok {
+		if b, ok := try(mid, nil); ok {
 			best, bestDrop, hi = b, mid, mid-1
 		} else {
 			lo = mid + 1
@@ -425,9 +429,12 @@ func (s *Store) fit(h *header, c *convo.Conversation, limit int) ([]byte, int, e
 	if bestDrop >= 0 {
 		return best, bestDrop, nil
 	}
-	b, _ := try(len(c.History))
+	b, _ := try(len(c.History), nil)
 	return nil, 0, &TooLargeError{Size: valueLen(len(b)), Limit: MaxLine, State: len(c.State), Retry: retrySize(c)}
 }
+
+// plainBufs holds buffers for plaintexts, which live only until encrypted.
+var plainBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // valueLen returns the length of the cookie value securecookie makes of an
 // n-byte plaintext: base64(date "|" base64(iv + ciphertext) "|" mac), the
