@@ -406,6 +406,9 @@ func (s *Store) fit(h *header, c *convo.Conversation, limit int) ([]byte, int, e
 		if valueLen(len(buf)) <= limit {
 			return buf, true
 		}
+		if len(buf)-n > maxBody { // Load would refuse to inflate it
+			return buf, false
+		}
 		hh.flags |= flagCompressed
 		z := appendHeader(make([]byte, 0, 256+len(buf)/2), &hh)
 		z = deflate(z, buf[n:])

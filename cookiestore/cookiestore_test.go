@@ -501,3 +501,22 @@ func FuzzLoadCookie(f *testing.F) {
 		}
 	})
 }
+
+// A record that compresses into the cookie but would inflate beyond what
+// Load accepts is refused by Save, not silently lost on the next Load.
+func TestTooLargeEvenIfCompressible(t *testing.T) {
+	f := newFixture(t, cookiestore.Options{})
+	ctx, x := exchange()
+	c, err := f.store.Load(ctx, rey)
+	require.NoError(t, err)
+	require.NoError(t, convo.SetState(c, strings.Repeat("a", 100<<10)))
+	err = f.store.Save(ctx, c)
+	require.ErrorIs(t, err, convo.ErrTooLarge)
+	assert.Empty(t, x.Header.Values("Set-Cookie"))
+
+	require.NoError(t, convo.SetState(c, strings.Repeat("a", 60<<10)))
+	require.NoError(t, f.store.Save(ctx, c), "64 KiB of state compresses into the cookie")
+	got, err := convo.StateOf[string](f.load(rey, cookieOf(t, x.Header)))
+	require.NoError(t, err)
+	assert.Len(t, got, 60<<10)
+}
