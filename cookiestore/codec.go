@@ -30,7 +30,9 @@ import (
 //	  uvarint  Count
 //	  bytes    State (uvarint length, then the bytes)
 //	  uvarint  number of History turns, then each:
-//	           varint At (ms relative to saved at), bytes In, bytes Out
+//	           varint At (ms relative to saved at), In, Out, each as the
+//	           uvarint length of the prefix it shares with the previous
+//	           turn's, then bytes of the rest
 //	  uvarint  number of retry records, then each:
 //	           ID: byte 0 then bytes, or byte 1 then a Twilio SID's
 //	               two letters and its 32 hex digits as 16 bytes,
@@ -65,9 +67,10 @@ const (
 	emptyResponse = `<?xml version="1.0" encoding="UTF-8"?><Response/>`
 )
 
-// maxBody bounds a decompressed body: far more than any 4096-byte cookie
-// holds uncompressed, small enough that a crafted value cannot make a
-// server allocate much.
+// maxBody bounds a decompressed body, and the history texts a body
+// decodes to: far more than any 4096-byte cookie holds uncompressed, small
+// enough that no value can make a server allocate much. Save trims or
+// refuses what would exceed it.
 const maxBody = 64 << 10
 
 // errFormat is wrapped by every decoding error of a record.
@@ -102,10 +105,8 @@ func appendHeader(dst []byte, h *header) []byte {
 
 // reader reads a record, remembering the first error.
 type reader struct {
-	b    []byte
-	err  error
-	text string // the whole record as one string, when strings are read: they are cut from it
-	n    int    // len(text)
+	b   []byte
+	err error
 }
 
 func (r *reader) fail(what string) {
@@ -177,14 +178,7 @@ func (r *reader) bytes(what string) []byte {
 	return v
 }
 
-func (r *reader) string(what string) string {
-	b := r.bytes(what)
-	if r.err != nil {
-		return ""
-	}
-	off := r.n - len(r.b) - len(b)
-	return r.text[off : off+len(b)]
-}
+func (r *reader) string(what string) string { return string(r.bytes(what)) }
 
 // errUnknownFormat is wrapped when a record was written by a later format
 // version; such cookies are treated as unreadable, not as tampered.
@@ -224,10 +218,12 @@ func appendBody(dst []byte, c *convo.Conversation, history []convo.Turn, ref int
 	dst = binary.AppendUvarint(dst, uint64(max(c.Count, 0)))
 	dst = appendBytes(dst, c.State)
 	dst = binary.AppendUvarint(dst, uint64(len(history)))
+	var prev convo.Turn
 	for _, t := range history {
 		dst = binary.AppendVarint(dst, ms(t.At, ref))
-		dst = appendString(dst, t.In)
-		dst = appendString(dst, t.Out)
+		dst = appendShared(dst, prev.In, t.In)
+		dst = appendShared(dst, prev.Out, t.Out)
+		prev = t
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(c.Handled)))
 	for i, h := range c.Handled {
@@ -279,6 +275,17 @@ func (r *reader) id(sids *[]byte) (id string, packed bool) {
 	}
 	r.fail("retry id")
 	return "", false
+}
+
+// appendShared appends s as the length of the prefix it shares with prev
+// and the rest: consecutive turns ("… 3 times", "… 4 times") cost little.
+func appendShared(dst []byte, prev, s string) []byte {
+	n := 0
+	for n < len(prev) && n < len(s) && prev[n] == s[n] {
+		n++
+	}
+	dst = binary.AppendUvarint(dst, uint64(n))
+	return appendString(dst, s[n:])
 }
 
 func appendBytes(dst, b []byte) []byte {
@@ -371,6 +378,30 @@ func appendEscaped(dst []byte, s string) []byte {
 	return append(dst, s[last:]...)
 }
 
+// span locates a text in the buffer parseBody rebuilds texts in.
+type span struct{ off, n int }
+
+// shared reads a text written by appendShared after prev, appending it to
+// texts.
+func (r *reader) shared(texts []byte, prev span, what string) ([]byte, span) {
+	n := r.uvarint(what)
+	rest := r.bytes(what)
+	if n > uint64(prev.n) {
+		r.fail(what)
+	}
+	if r.err != nil {
+		return texts, span{}
+	}
+	if len(texts)+int(n)+len(rest) > maxBody {
+		r.fail(what + " (history text beyond 64 KiB)")
+		return texts, span{}
+	}
+	off := len(texts)
+	texts = append(texts, texts[prev.off:prev.off+int(n)]...)
+	texts = append(texts, rest...)
+	return texts, span{off, int(n) + len(rest)}
+}
+
 // conversationBlock is a conversation with room for the turns and retry
 // records the Handler keeps by default.
 type conversationBlock struct {
@@ -388,10 +419,10 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 		}
 	}
 	ref := h.savedAt.UnixMilli()
-	// Strings are cut from one copy of the body and byte slices from one
+	// History texts are cut from one string and byte slices from one
 	// arena (capped, so appending to one never touches another): a
 	// conversation costs a handful of allocations, however many turns.
-	r := reader{b: body, text: string(body), n: len(body)}
+	r := reader{b: body}
 	arena := make([]byte, 0, len(body)+4*(len(msgPrefix)+len(msgSuffix)+16))
 	cut := func(start int) []byte { return arena[start:len(arena):len(arena)] }
 	// The Handler's defaults keep four turns and four retry records: one
@@ -411,17 +442,31 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 		arena = append(arena, state...) // body may be shared (Store.verified): copy
 		c.State = cut(0)
 	}
-	if n := r.count("history", 3); n > 0 {
+	if n := r.count("history", 4); n > 0 {
 		if n <= len(block.turns) {
 			c.History = block.turns[:n:n]
 		} else {
 			c.History = make([]convo.Turn, n)
 		}
+		// The texts are rebuilt (each from the previous turn's prefix and
+		// its own rest) into one buffer, made one string, and cut.
+		var spanBuf [2 * convo.DefaultHistorySize]span
+		spans := spanBuf[:0]
+		texts := make([]byte, 0, 2*len(body))
+		var in, out span
 		for i := range c.History {
-			t := &c.History[i]
-			t.At = fromMS(r.varint("turn time"), ref)
-			t.In = r.string("turn text")
-			t.Out = r.string("turn reply")
+			c.History[i].At = fromMS(r.varint("turn time"), ref)
+			texts, in = r.shared(texts, in, "turn text")
+			texts, out = r.shared(texts, out, "turn reply")
+			spans = append(spans, in, out)
+		}
+		if r.err == nil {
+			text := string(texts)
+			for i := range c.History {
+				in, out := spans[2*i], spans[2*i+1]
+				c.History[i].In = text[in.off : in.off+in.n]
+				c.History[i].Out = text[out.off : out.off+out.n]
+			}
 		}
 	}
 	if n := r.count("retry records", 2); n > 0 {

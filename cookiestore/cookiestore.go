@@ -399,6 +399,9 @@ func minTime(a, b time.Time) time.Time {
 func (s *Store) fit(h *header, c *convo.Conversation, limit int) ([]byte, int, error) {
 	ref := h.savedAt.UnixMilli()
 	try := func(drop int, buf []byte) ([]byte, bool) {
+		if historyText(c.History[drop:]) > maxBody { // Load would refuse it
+			return buf, false
+		}
 		hh := *h
 		buf = appendHeader(buf, &hh)
 		n := len(buf)
@@ -446,6 +449,14 @@ var plainBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &
 func valueLen(n int) int {
 	b64 := func(n int) int { return (n + 2) / 3 * 4 }
 	return b64(10 + 1 + b64(16+n) + 1 + 32)
+}
+
+func historyText(h []convo.Turn) int {
+	n := 0
+	for _, t := range h {
+		n += len(t.In) + len(t.Out)
+	}
+	return n
 }
 
 func retrySize(c *convo.Conversation) int {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -519,4 +520,24 @@ func TestTooLargeEvenIfCompressible(t *testing.T) {
 	got, err := convo.StateOf[string](f.load(rey, cookieOf(t, x.Header)))
 	require.NoError(t, err)
 	assert.Len(t, got, 60<<10)
+}
+
+// Turns that repeat each other cost little in the cookie, but what they
+// decode to is bounded too: Save keeps the newest turns within 64 KiB.
+func TestRepetitiveHistoryBounded(t *testing.T) {
+	f := newFixture(t, cookiestore.Options{})
+	ctx, x := exchange()
+	c, err := f.store.Load(ctx, rey)
+	require.NoError(t, err)
+	long := strings.Repeat("so long ", 200) // 1600 bytes, as Twilio's longest Body
+	for i := range 60 {
+		c.History = append(c.History, convo.Turn{At: f.clock.Now(), In: long, Out: fmt.Sprint(long, i)})
+	}
+	c.Count = 60
+	require.NoError(t, f.store.Save(ctx, c))
+	assert.Less(t, len(c.History), 60)
+	assert.Greater(t, len(c.History), 15)
+	got := f.load(rey, cookieOf(t, x.Header))
+	require.Len(t, got.History, len(c.History), "Save kept turns Load refuses")
+	assert.Equal(t, fmt.Sprint(long, 59), got.History[len(got.History)-1].Out)
 }
