@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -383,23 +384,23 @@ type span struct{ off, n int }
 
 // shared reads a text written by appendShared after prev, appending it to
 // texts.
-func (r *reader) shared(texts []byte, prev span, what string) ([]byte, span) {
+func (r *reader) shared(texts *strings.Builder, prev span, what string) span {
 	n := r.uvarint(what)
 	rest := r.bytes(what)
 	if n > uint64(prev.n) {
 		r.fail(what)
 	}
 	if r.err != nil {
-		return texts, span{}
+		return span{}
 	}
-	if len(texts)+int(n)+len(rest) > maxBody {
+	if texts.Len()+int(n)+len(rest) > maxBody {
 		r.fail(what + " (history text beyond 64 KiB)")
-		return texts, span{}
+		return span{}
 	}
-	off := len(texts)
-	texts = append(texts, texts[prev.off:prev.off+int(n)]...)
-	texts = append(texts, rest...)
-	return texts, span{off, int(n) + len(rest)}
+	off := texts.Len()
+	texts.WriteString(texts.String()[prev.off : prev.off+int(n)]) // String does not copy
+	texts.Write(rest)
+	return span{off, int(n) + len(rest)}
 }
 
 // conversationBlock is a conversation with room for the turns and retry
@@ -452,16 +453,17 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 		// its own rest) into one buffer, made one string, and cut.
 		var spanBuf [2 * convo.DefaultHistorySize]span
 		spans := spanBuf[:0]
-		texts := make([]byte, 0, 2*len(body))
+		var texts strings.Builder
+		texts.Grow(len(body))
 		var in, out span
 		for i := range c.History {
 			c.History[i].At = fromMS(r.varint("turn time"), ref)
-			texts, in = r.shared(texts, in, "turn text")
-			texts, out = r.shared(texts, out, "turn reply")
+			in = r.shared(&texts, in, "turn text")
+			out = r.shared(&texts, out, "turn reply")
 			spans = append(spans, in, out)
 		}
 		if r.err == nil {
-			text := string(texts)
+			text := texts.String()
 			for i := range c.History {
 				in, out := spans[2*i], spans[2*i+1]
 				c.History[i].In = text[in.off : in.off+in.n]
@@ -475,7 +477,7 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 		} else {
 			c.Handled = make([]convo.Handled, n)
 		}
-		var sids []byte // packed SIDs in text form, made one string below
+		var sids []byte // packed SIDs in text form, cut from one string below
 		var packedBuf [8]int
 		packed := packedBuf[:0]
 		for i := range c.Handled {

@@ -82,6 +82,7 @@ type Store struct {
 	codecs         []*securecookie.SecureCookie
 	seed           maphash.Seed
 	verified       [verifiedSlots]atomic.Pointer[verifiedCookie]
+	lastAttrs      atomic.Pointer[attrs]
 	expiry         convo.Expiry
 	name           string
 	path           string
@@ -138,12 +139,7 @@ func New(opts Options) (*Store, error) {
 // and the conversation key (injectively: From's length comes first), so a
 // cookie moved to another From/To pair fails its MAC as if tampered.
 func (s *Store) macName(key convo.Key) string {
-	var n [20]byte
-	b := make([]byte, 0, len(s.name)+len(key.From)+len(key.To)+24)
-	b = append(append(b, s.name...), '|')
-	b = append(append(b, strconv.AppendInt(n[:0], int64(len(key.From)), 10)...), '|')
-	b = append(append(b, key.From...), key.To...)
-	return string(b)
+	return s.name + "|" + strconv.Itoa(len(key.From)) + "|" + key.From + key.To
 }
 
 // exchange returns the HTTP exchange in ctx, after checking ctx.
@@ -484,11 +480,20 @@ func (s *Store) attributes(maxAge int) string {
 	if maxAge < 0 {
 		maxAge = 0 // "Max-Age=0": expire now
 	}
+	if a := s.lastAttrs.Load(); a != nil && a.maxAge == maxAge {
+		return a.s // most answers repeat the last one's Max-Age
+	}
 	a := "; Path=" + s.path + "; Max-Age=" + strconv.Itoa(maxAge) + "; HttpOnly"
 	if s.secure {
 		a += "; Secure"
 	}
+	s.lastAttrs.Store(&attrs{maxAge, a})
 	return a
+}
+
+type attrs struct {
+	maxAge int
+	s      string
 }
 
 // expired returns the Set-Cookie line that removes the cookie.
