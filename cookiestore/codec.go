@@ -261,7 +261,7 @@ func isSID(id string) bool {
 
 // id reads a message id. A packed SID is appended to sids in text form,
 // and "" returned: the caller cuts it from one string of them all.
-func (r *reader) id(sids *[]byte) (id string, packed bool) {
+func (r *reader) id(sids *strings.Builder) (id string, packed bool) {
 	switch r.byte("retry id") {
 	case 0:
 		return r.string("retry id"), false
@@ -270,7 +270,10 @@ func (r *reader) id(sids *[]byte) (id string, packed bool) {
 			r.fail("retry id")
 			return "", false
 		}
-		*sids = hex.AppendEncode(append(*sids, r.b[0], r.b[1]), r.b[2:18])
+		var sid [34]byte
+		sid[0], sid[1] = r.b[0], r.b[1]
+		hex.Encode(sid[2:], r.b[2:18])
+		sids.Write(sid[:])
 		r.b = r.b[18:]
 		return "", true
 	}
@@ -477,13 +480,13 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 		} else {
 			c.Handled = make([]convo.Handled, n)
 		}
-		var sids []byte // packed SIDs in text form, cut from one string below
+		var sids strings.Builder // packed SIDs in text form, cut from it below
 		var packedBuf [8]int
 		packed := packedBuf[:0]
 		for i := range c.Handled {
 			hd := &c.Handled[i]
-			if sids == nil && len(r.b) > 0 && r.b[0] == 1 {
-				sids = make([]byte, 0, 34*n)
+			if sids.Cap() == 0 && len(r.b) > 0 && r.b[0] == 1 {
+				sids.Grow(34 * n)
 			}
 			var p bool
 			if hd.ID, p = r.id(&sids); p {
@@ -510,7 +513,7 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 			hd.Reply = cut(start)
 		}
 		if len(packed) > 0 && r.err == nil {
-			text := string(sids)
+			text := sids.String()
 			for k, i := range packed {
 				c.Handled[i].ID = text[k*34 : (k+1)*34]
 			}

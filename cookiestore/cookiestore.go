@@ -157,9 +157,9 @@ func exchange(ctx context.Context, op string, key convo.Key) (*convo.Exchange, e
 // read finds the request's cookie for key and returns its decrypted
 // record, when one is valid and unexpired. With logging off it says
 // nothing (Save reads what Load already logged).
-func (s *Store) read(ctx context.Context, x *convo.Exchange, key convo.Key, now time.Time, logging bool) (header, []byte, bool) {
+func (s *Store) read(ctx context.Context, x *convo.Exchange, key convo.Key, now time.Time, logging bool) *verifiedCookie {
 	if x.Request == nil {
-		return header{}, nil, false
+		return nil
 	}
 	var reason error
 	for _, line := range x.Request.Header["Cookie"] {
@@ -171,9 +171,9 @@ func (s *Store) read(ctx context.Context, x *convo.Exchange, key convo.Key, now 
 			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
 				value = value[1 : len(value)-1]
 			}
-			h, body, err := s.decode(key, value, now)
+			v, err := s.decode(key, value, now)
 			if err == nil {
-				return h, body, true
+				return v
 			}
 			reason = err
 		}
@@ -182,7 +182,7 @@ func (s *Store) read(ctx context.Context, x *convo.Exchange, key convo.Key, now 
 		s.log.LogAttrs(ctx, slog.LevelDebug, "cookiestore: cookie refused, starting a fresh conversation",
 			slog.String("conversation", key.Redacted()), slog.String("reason", reason.Error()))
 	}
-	return header{}, nil, false
+	return nil
 }
 
 var (
@@ -207,30 +207,35 @@ type verifiedCookie struct {
 	key   convo.Key
 	h     header
 	body  []byte
+
+	// conv, when set, is the conversation the body decodes to, as Save
+	// left it: the first Load of the value takes it instead of decoding.
+	conv atomic.Pointer[convo.Conversation]
 }
 
 // decode checks, decrypts and parses the header of one cookie value, and
 // checks that it has not expired.
-func (s *Store) decode(key convo.Key, value string, now time.Time) (header, []byte, error) {
-	h, body, err := s.verify(key, value)
+func (s *Store) decode(key convo.Key, value string, now time.Time) (*verifiedCookie, error) {
+	v, err := s.verify(key, value)
 	if err != nil {
-		return header{}, nil, err
+		return nil, err
 	}
+	h := &v.h
 	if !now.Before(h.expiresAt) || (!h.lastActive.IsZero() &&
 		!now.Before(s.expiry.ExpiresAt(&convo.Conversation{Started: h.started, LastActive: h.lastActive}))) {
-		return header{}, nil, errExpired
+		return nil, errExpired
 	}
-	return h, body, nil
+	return v, nil
 }
 
 // verify checks and decrypts one cookie value and parses its header.
-func (s *Store) verify(key convo.Key, value string) (header, []byte, error) {
+func (s *Store) verify(key convo.Key, value string) (*verifiedCookie, error) {
 	if len(value) > MaxLine {
-		return header{}, nil, errTooLong
+		return nil, errTooLong
 	}
 	slot := s.slot(value)
 	if v := slot.Load(); v != nil && v.key == key && v.value == value {
-		return v.h, v.body, nil
+		return v, nil
 	}
 	var plain []byte
 	var err error
@@ -243,16 +248,17 @@ func (s *Store) verify(key convo.Key, value string) (header, []byte, error) {
 	if err != nil {
 		var se securecookie.Error
 		if errors.As(err, &se) && se.Cause() != nil {
-			return header{}, nil, errNotBase64
+			return nil, errNotBase64
 		}
-		return header{}, nil, errForged
+		return nil, errForged
 	}
 	h, body, err := parseHeader(plain)
 	if err != nil {
-		return header{}, nil, err
+		return nil, err
 	}
-	slot.Store(&verifiedCookie{value: value, key: key, h: h, body: body})
-	return h, body, nil
+	v := &verifiedCookie{value: value, key: key, h: h, body: body}
+	slot.Store(v)
+	return v, nil
 }
 
 // slot returns the cache slot of a value. Only its end is hashed: that is
@@ -261,9 +267,15 @@ func (s *Store) slot(value string) *atomic.Pointer[verifiedCookie] {
 	return &s.verified[maphash.String(s.seed, value[max(0, len(value)-24):])%verifiedSlots]
 }
 
-// remember caches a value this store has just signed.
-func (s *Store) remember(value string, key convo.Key, h header, body []byte) {
-	s.slot(value).Store(&verifiedCookie{value: value, key: key, h: h, body: body})
+// remember caches a value this store has just signed for c, with a copy
+// of c for the next Load unless c is large (the cache then holds at most
+// verifiedSlots × (4 KiB of cookie and plaintext + 16 KiB of conversation)).
+func (s *Store) remember(value string, c *convo.Conversation, h header, body []byte) {
+	v := &verifiedCookie{value: value, key: c.Key, h: h, body: body}
+	if c.Size() <= 16<<10 {
+		v.conv.Store(c.Clone())
+	}
+	s.slot(value).Store(v)
 }
 
 // Load returns the conversation in the request's cookie for key. A missing,
@@ -279,15 +291,21 @@ func (s *Store) Load(ctx context.Context, key convo.Key) (*convo.Conversation, e
 	if err != nil {
 		return nil, err
 	}
-	h, body, ok := s.read(ctx, x, key, s.expiry.Time(), true)
-	if !ok {
+	v := s.read(ctx, x, key, s.expiry.Time(), true)
+	if v == nil {
 		return convo.NewConversation(key), nil
 	}
-	c, err := parseBody(&h, body, key)
+	if c := v.conv.Swap(nil); c != nil {
+		return c, nil
+	}
+	c, err := parseBody(&v.h, v.body, key)
 	if err != nil {
 		s.log.LogAttrs(ctx, slog.LevelDebug, "cookiestore: cookie refused, starting a fresh conversation",
 			slog.String("conversation", key.Redacted()), slog.String("reason", err.Error()))
-		return convo.NewConversation(key), nil
+		// Fresh, but with the cookie's version: Save reads the same
+		// header and must let this conversation replace it.
+		c = convo.NewConversation(key)
+		c.Version = v.h.version
 	}
 	return c, nil
 }
@@ -316,8 +334,8 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	}
 	now := s.expiry.Time()
 	var current uint64
-	if h, _, ok := s.read(ctx, x, c.Key, now, false); ok {
-		current = h.version
+	if v := s.read(ctx, x, c.Key, now, false); v != nil {
+		current = v.h.version
 	}
 	if current != c.Version {
 		return fmt.Errorf("cookiestore: saving %s at version %d, the request's cookie holds %d: %w",
@@ -369,8 +387,6 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	// the line is built directly rather than through http.Cookie, which
 	// would scan the whole value again.
 	line := s.name + "=" + value + attrs
-	// The pair's next message most likely carries this value back: know it.
-	s.remember(value, c.Key, vh, body)
 	if dropped > 0 {
 		c.History = c.History[dropped:]
 		s.log.LogAttrs(ctx, slog.LevelDebug, "cookiestore: dropped the oldest history turns to fit the cookie",
@@ -378,6 +394,8 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	}
 	s.setLine(x.Header, line)
 	c.Version = version
+	// The pair's next message most likely carries this value back: know it.
+	s.remember(value, c, vh, body)
 	return nil
 }
 
