@@ -21,7 +21,8 @@ import (
 //
 //	header (never compressed):
 //	  byte     format version (1)
-//	  byte     flags: 1 = body compressed (raw DEFLATE), 2 = conversation ended
+//	  byte     flags: 1 = body compressed (raw DEFLATE), 2 = written for an
+//	           ended conversation: holds only its retry records
 //	  8 bytes  the store version (compare-and-set token), little endian, non-zero
 //	  varint   saved at: Unix milliseconds of the save
 //	  varint   expires at, ms relative to saved at
@@ -433,10 +434,9 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 	// allocation holds them with the conversation.
 	block := new(conversationBlock)
 	c := &block.c
-	*c = convo.Conversation{
-		Key: key, Version: h.version, Started: h.started, LastActive: h.lastActive,
-		Ended: h.flags&flagEnded != 0,
-	}
+	// An ended conversation's record loads as the fresh conversation that
+	// follows it, with the retry records: Ended is not set again.
+	*c = convo.Conversation{Key: key, Version: h.version, Started: h.started, LastActive: h.lastActive}
 	count := r.uvarint("count")
 	if count > math.MaxInt {
 		r.fail("count")

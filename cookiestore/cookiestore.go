@@ -284,8 +284,9 @@ func (s *Store) remember(value string, c *convo.Conversation, h header, body []b
 // (Version 0) and no error; all but a missing one are logged at debug
 // level. Load never returns convo.ErrCorrupt: a client-held record cannot
 // be kept "as it is" for inspection, and a webhook must not fail for what a
-// client sends. It fails only when ctx is done or carries no exchange
-// (convo.ErrNoExchange).
+// client sends. The cookie of an ended conversation loads as the fresh
+// conversation that follows it, holding only the retry records. Load fails
+// only when ctx is done or carries no exchange (convo.ErrNoExchange).
 func (s *Store) Load(ctx context.Context, key convo.Key) (*convo.Conversation, error) {
 	x, err := exchange(ctx, "loading", key)
 	if err != nil {
@@ -324,9 +325,10 @@ func (s *Store) Load(ctx context.Context, key convo.Key) (*convo.Conversation, e
 // turns (from c too) until it fits; when the rest alone cannot fit it
 // returns a *TooLargeError (matching convo.ErrTooLarge) and writes nothing.
 //
-// An ended conversation (c.Ended, as the Handler saves it) keeps only its
-// retry records, for Options.EndedRetention; without retry records, or
-// with a negative EndedRetention, its cookie is expired at once.
+// An ended conversation (c.Ended) keeps only its retry records, for
+// Options.EndedRetention; without retry records, with a negative
+// EndedRetention, or when the records alone do not fit, its cookie is
+// expired at once.
 func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	x, err := exchange(ctx, "saving", c.Key)
 	if err != nil {
@@ -345,14 +347,20 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	for version == 0 || version == current {
 		version = rand.Uint64()
 	}
-	h := header{version: version, savedAt: now, expiresAt: s.expiry.ExpiresAt(c), started: c.Started, lastActive: c.LastActive}
+	rec := c
 	if c.Ended {
-		h.flags |= flagEnded
 		if s.endedRetention < 0 || len(c.Handled) == 0 {
 			s.setLine(x.Header, s.expired())
 			c.Version = version
 			return nil
 		}
+		// Only the retry records outlive the conversation; the next Load
+		// gets them in a fresh conversation.
+		rec = &convo.Conversation{Key: c.Key, Handled: c.Handled}
+	}
+	h := header{version: version, savedAt: now, expiresAt: s.expiry.ExpiresAt(rec), started: rec.Started, lastActive: rec.LastActive}
+	if c.Ended {
+		h.flags |= flagEnded
 		h.expiresAt = minTime(h.expiresAt, now.Add(s.endedRetention))
 	}
 	maxAge := int((min(h.expiresAt.Sub(now), MaxAge) + time.Second - 1) / time.Second) // rounded up
@@ -362,8 +370,13 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	attrs := s.attributes(maxAge)
 	overhead := len("Set-Cookie: ") + len(s.name) + 1 + len(attrs)
 
-	plain, dropped, err := s.fit(&h, c, MaxLine-overhead)
+	plain, dropped, err := s.fit(&h, rec, MaxLine-overhead)
 	if err != nil {
+		if c.Ended { // the retry records do not fit: let them go with the conversation
+			s.setLine(x.Header, s.expired())
+			c.Version = version
+			return nil
+		}
 		var tl *TooLargeError
 		if errors.As(err, &tl) {
 			tl.Key = c.Key
@@ -387,15 +400,16 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	// the line is built directly rather than through http.Cookie, which
 	// would scan the whole value again.
 	line := s.name + "=" + value + attrs
-	if dropped > 0 {
+	if dropped > 0 { // never for an ended conversation: rec has no history
 		c.History = c.History[dropped:]
 		s.log.LogAttrs(ctx, slog.LevelDebug, "cookiestore: dropped the oldest history turns to fit the cookie",
 			slog.String("conversation", c.Key.Redacted()), slog.Int("dropped", dropped))
 	}
 	s.setLine(x.Header, line)
 	c.Version = version
+	rec.Version = version
 	// The pair's next message most likely carries this value back: know it.
-	s.remember(value, c, vh, body)
+	s.remember(value, rec, vh, body)
 	return nil
 }
 

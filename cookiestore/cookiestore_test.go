@@ -541,3 +541,34 @@ func TestRepetitiveHistoryBounded(t *testing.T) {
 	require.Len(t, got.History, len(c.History), "Save kept turns Load refuses")
 	assert.Equal(t, fmt.Sprint(long, 59), got.History[len(got.History)-1].Out)
 }
+
+// Whatever an ended conversation still holds, only its retry records
+// outlive it.
+func TestEndedKeepsOnlyRetryRecords(t *testing.T) {
+	f := newFixture(t, cookiestore.Options{})
+	cookie := f.saved(rey, 3)
+	c := f.load(rey, cookie)
+	c.End()
+	c.Handled = []convo.Handled{{ID: "SMend", Reply: convo.Text("bye").TwiML()}}
+	ctx, x := exchange(cookie)
+	require.NoError(t, f.store.Save(ctx, c))
+	for range 2 { // the saving store's copy, then decoded from the cookie
+		got := f.load(rey, cookieOf(t, x.Header))
+		assert.Zero(t, got.Count)
+		assert.Empty(t, got.State)
+		assert.Empty(t, got.History)
+		assert.False(t, got.Ended, "loads as the fresh conversation after the ended one")
+		_, ok := got.Replayed("SMend")
+		assert.True(t, ok)
+	}
+
+	// Retry records too large for the cookie go with the conversation.
+	c = f.load(rey, cookie)
+	c.End()
+	c.Handled = []convo.Handled{{ID: "SMend", Reply: []byte(randomText(t, 4000))}}
+	ctx, x = exchange(cookie)
+	require.NoError(t, f.store.Save(ctx, c))
+	ck := (&http.Response{Header: x.Header}).Cookies()
+	require.Len(t, ck, 1)
+	assert.Equal(t, -1, ck[0].MaxAge)
+}
