@@ -102,18 +102,24 @@
 // # Ended conversations
 //
 // When the reply function ends the conversation, the Handler saves a fresh
-// conversation holding only the retry records. The store keeps them in the
-// cookie for Options.EndedRetention (2 minutes by default), long enough for
-// Twilio's retries of the ending message to get the same answer, and then
-// the cookie expires; with no retry records, or a negative EndedRetention,
-// the cookie is expired at once.
+// conversation holding only the retry records. The store keeps just those
+// in the cookie (whatever else a conversation saved with Ended holds) for
+// Options.EndedRetention, 2 minutes by default: long enough for Twilio's
+// retries of the ending message to get the same answer. Then the cookie
+// expires. Without retry records, with a negative EndedRetention, or when
+// the records alone do not fit, the cookie is expired at once. The next
+// message loads a fresh conversation (Ended not set) with those records.
 //
 // # Speed
 //
-// Loading decrypts the cookie; saving encrypts a new one. A store
-// recognises the cookie it set last for a pair (a cache of recent values
-// it signed or verified, compared byte for byte) and then skips the
-// decryption. BenchmarkWebhook runs a full counter webhook through
-// convo.Handler with this store, and the same counter on gorilla/sessions'
-// CookieStore; see the README for figures.
+// Loading decrypts the cookie; saving encrypts a new one. A store also
+// remembers the last 256 cookie values it signed or verified, each with
+// its decrypted record and, for one it signed, a copy of the conversation
+// saved: when a pair's next message brings back the very value (compared
+// byte for byte, so this proves what decryption would), the store skips
+// decrypting and decoding. This only saves work; a fleet of servers reads
+// every cookie from the cookie. BenchmarkWebhook runs a full counter
+// webhook through convo.Handler on this store, one server and two in turn,
+// and the same counter on gorilla/sessions' CookieStore; see the README for
+// figures.
 package cookiestore
