@@ -42,11 +42,12 @@ import (
 //	           0 raw:     bytes Reply
 //	           1 message: bytes inner; Reply = msgPrefix + inner + msgSuffix
 //	           2 empty:   Reply = emptyResponse
-//	           3 turn:    uvarint i; Reply = msgPrefix + escape(History[i].Out) + msgSuffix
+//	           3 turn:    uvarint i; Reply = msgPrefix + History[i].Out with
+//	                      only & < > escaped + msgSuffix
 //
 // varint is Go's zig-zag signed varint (encoding/binary), uvarint the
 // unsigned one. The key is not stored: it is bound through securecookie's
-// MAC (see Store.cookieName). Kinds 1 to 3 only abbreviate: the encoder
+// MAC (see Store.macName). Kinds 1 to 3 only abbreviate: the encoder
 // uses them when they rebuild the reply byte for byte, and otherwise
 // stores it raw, so retry answers always come back exactly as sent.
 const formatVersion = 1
@@ -214,8 +215,7 @@ func parseHeader(b []byte) (header, []byte, error) {
 }
 
 // appendBody appends the body of c, with history in place of c.History (the
-// store may have trimmed it), and reports nothing: every conversation has
-// a body.
+// store may have trimmed it).
 func appendBody(dst []byte, c *convo.Conversation, history []convo.Turn, ref int64) []byte {
 	dst = binary.AppendUvarint(dst, uint64(max(c.Count, 0)))
 	dst = appendBytes(dst, c.State)
