@@ -78,7 +78,9 @@ type Options struct {
 }
 
 // Store keeps each conversation in the webhook's cookie. Create it with
-// New; it is safe for concurrent use and holds no per-conversation state.
+// New; it is safe for concurrent use. It keeps no conversation of its own:
+// it only remembers the last cookie values it signed or verified, to skip
+// decrypting them again (see the package doc), and needs no Close.
 type Store struct {
 	codecs         []*securecookie.SecureCookie
 	seed           maphash.Seed
@@ -109,7 +111,7 @@ func New(opts Options) (*Store, error) {
 	}
 	for i, p := range opts.Keys {
 		if err := p.Validate(); err != nil {
-			return nil, fmt.Errorf("key pair %d: %w", i+1, err)
+			return nil, fmt.Errorf("%w (key pair %d)", err, i+1)
 		}
 		sc := securecookie.New(p.Hash, p.Block).
 			SetSerializer(securecookie.NopEncoder{}).

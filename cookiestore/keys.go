@@ -88,7 +88,7 @@ func ParseKeys(s string) ([]KeyPair, error) {
 			return nil, fmt.Errorf("cookiestore: key pair %d: block key is not base64", i+1)
 		}
 		if err := p.Validate(); err != nil {
-			return nil, fmt.Errorf("key pair %d: %w", i+1, err)
+			return nil, fmt.Errorf("%w (key pair %d)", err, i+1)
 		}
 		pairs = append(pairs, p)
 	}
