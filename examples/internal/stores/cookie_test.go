@@ -1,4 +1,4 @@
-package main
+package stores
 
 import (
 	"bytes"
@@ -12,8 +12,9 @@ import (
 )
 
 func TestCookieStoreOpener(t *testing.T) {
-	open := stores["cookie"]
+	open := openers["cookie"]
 	require.NotNil(t, open, "the cookie store is not registered")
+	assert.Contains(t, Names(), "cookie")
 	var logged bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logged, nil))
 

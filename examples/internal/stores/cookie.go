@@ -1,4 +1,4 @@
-package main
+package stores
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 // cookiestore.ParseKeys). -dsn takes "" or "insecure", the latter for a
 // webhook served over plain HTTP (the cookie then lacks Secure).
 func init() {
-	stores["cookie"] = func(_ context.Context, dsn string, log *slog.Logger) (convo.Store, io.Closer, error) {
+	register("cookie", func(_ context.Context, dsn string, log *slog.Logger) (convo.Store, io.Closer, error) {
 		opts := cookiestore.Options{Logger: log}
 		switch dsn {
 		case "":
@@ -47,7 +47,7 @@ func init() {
 			return nil, nil, err
 		}
 		return s, noClose{}, nil
-	}
+	})
 }
 
 // noClose is the io.Closer of a store that holds nothing to close.
