@@ -35,7 +35,7 @@
 // equal to its turn's text wrapped in <Message> costs two bytes). A record
 // is DEFLATE-compressed only when it does not fit otherwise.
 //
-// A counter conversation with the Handler's defaults (4 turns, 4 retry
+// A counter conversation with the Handler's defaults (4 turns, 6 retry
 // records) takes a Set-Cookie line of about 700 bytes. The whole line is
 // held to 4096 bytes (MaxLine); Save compresses, then drops the oldest
 // History turns (from c too) until it fits, and when the state and retry
