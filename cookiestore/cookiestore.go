@@ -165,11 +165,15 @@ func (s *Store) read(ctx context.Context, x *convo.Exchange, key convo.Key, now 
 		return nil
 	}
 	var reason error
+	tries := 0
 	for _, line := range x.Request.Header["Cookie"] {
 		for part := range strings.SplitSeq(line, ";") {
 			name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
 			if !ok || name != s.name {
 				continue
+			}
+			if tries++; tries > maxTries {
+				break // a client sending more is not Twilio: spend no more on it
 			}
 			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
 				value = value[1 : len(value)-1]
@@ -194,6 +198,10 @@ var (
 	errExpired   = errors.New("conversation expired")
 	errNotBase64 = errors.New("cookie is not base64: truncated or tampered")
 )
+
+// maxTries is how many cookies of the store's name a request may carry that
+// are checked; Twilio sends one.
+const maxTries = 3
 
 // verifiedSlots is the size of the cache of recently verified cookies.
 const verifiedSlots = 256

@@ -572,3 +572,17 @@ func TestEndedKeepsOnlyRetryRecords(t *testing.T) {
 	require.Len(t, ck, 1)
 	assert.Equal(t, -1, ck[0].MaxAge)
 }
+
+func TestCookieAmongOthers(t *testing.T) {
+	f := newFixture(t, cookiestore.Options{})
+	good := f.saved(rey, 4)
+	assert.Equal(t, 4, f.load(rey, "theme=dark; "+good+"; lang=en").Count)
+	assert.Equal(t, 4, f.load(rey, "convo=bogus", good).Count, "a valid cookie after a bad one")
+	assert.Equal(t, 4, f.load(rey, `convo="`+strings.TrimPrefix(good, "convo=")+`"`).Count, "a quoted value")
+	many := strings.Repeat("convo=bogus; ", 10) + good
+	assert.Zero(t, f.load(rey, many).Count, "checked more cookies than Twilio sends")
+	ctx := convo.WithExchange(context.Background(), &convo.Exchange{Header: http.Header{}})
+	c, err := f.store.Load(ctx, rey)
+	require.NoError(t, err, "an exchange without a request")
+	assert.Zero(t, c.Count)
+}
