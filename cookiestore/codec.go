@@ -428,7 +428,7 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 	// arena (capped, so appending to one never touches another): a
 	// conversation costs a handful of allocations, however many turns.
 	r := reader{b: body}
-	arena := make([]byte, 0, len(body)+4*(len(msgPrefix)+len(msgSuffix)+16))
+	var arena []byte // made once the retry records are counted
 	cut := func(start int) []byte { return arena[start:len(arena):len(arena)] }
 	// The Handler's defaults keep four turns and four retry records: one
 	// allocation holds them with the conversation.
@@ -442,10 +442,7 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 		r.fail("count")
 	}
 	c.Count = int(count)
-	if state := r.bytes("state"); len(state) > 0 {
-		arena = append(arena, state...) // body may be shared (Store.verified): copy
-		c.State = cut(0)
-	}
+	state := r.bytes("state") // copied into the arena below: body may be shared (Store.verified)
 	if n := r.count("history", 4); n > 0 {
 		if n <= len(block.turns) {
 			c.History = block.turns[:n:n]
@@ -474,7 +471,18 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 			}
 		}
 	}
-	if n := r.count("retry records", 2); n > 0 {
+	n := r.count("retry records", 2)
+	// Room for the state, the records' bytes and the replies they rebuild.
+	size := len(state) + len(r.b) + n*(len(msgPrefix)+len(msgSuffix))
+	for _, t := range c.History {
+		size += len(t.Out) + len(t.Out)/8
+	}
+	arena = make([]byte, 0, size)
+	if len(state) > 0 {
+		arena = append(arena, state...)
+		c.State = cut(0)
+	}
+	if n > 0 {
 		if n <= len(block.handled) {
 			c.Handled = block.handled[:n:n]
 		} else {
