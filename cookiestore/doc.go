@@ -79,9 +79,9 @@
 //     once, then one more: when the 40 carry the cookie of the first
 //     answer, the last message counts 3 instead of 42 (39 updates lost);
 //     sent concurrently over loopback HTTP, each taking the cookie Twilio
-//     held when it was sent, it counted 3 in 28 runs of 30, and 4 and 6 in
-//     the other two (36 to 39 of the 40 updates lost). Twilio's docs warn
-//     of this race themselves.
+//     held when it was sent, it counted 3 in 47 runs of 50 and 4 to 7 in
+//     the other three (35 to 39 of the 40 updates lost). Twilio's docs
+//     warn of this race themselves.
 //
 //   - An old cookie sent again (replayed: a signed webhook can be replayed
 //     with any cookie, as Twilio's docs say) rolls the conversation back to
