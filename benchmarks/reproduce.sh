@@ -4,13 +4,13 @@
 # the floor), the burst and retry table, cmd/load against every system
 # served over loopback HTTP, and the regression guard.
 #
-#   ./reproduce.sh                # COUNT=5 BENCHTIME=1s PHONES=100 MESSAGES=100 CONCURRENCY=16
+#   ./reproduce.sh                # COUNT=10 BENCHTIME=500ms PHONES=100 MESSAGES=100 CONCURRENCY=16
 #   COUNT=3 BENCHTIME=3000x ./reproduce.sh
 set -euo pipefail
 cd "$(dirname "$0")"
 
-count=${COUNT:-5}
-benchtime=${BENCHTIME:-1s}
+count=${COUNT:-10}
+benchtime=${BENCHTIME:-500ms}
 phones=${PHONES:-100}
 messages=${MESSAGES:-100}
 concurrency=${CONCURRENCY:-16}
@@ -33,11 +33,13 @@ date -u '+%Y-%m-%d %H:%M UTC'
 git rev-parse --short HEAD 2>/dev/null | sed 's/^/commit /' || true
 echo '```'
 
-echo
-echo "## In process (go test -bench Webhook -benchmem -count $count -benchtime $benchtime)"
-echo
-go test -run '^$' -bench Webhook -benchmem -count "$count" -benchtime "$benchtime" . >"$tmp/bench.txt"
-go run ./cmd/benchtab <"$tmp/bench.txt"
+for cpu in 1 2; do
+	echo
+	echo "## In process, GOMAXPROCS $cpu (go test -bench Webhook -benchmem -cpu $cpu -count $count -benchtime $benchtime)"
+	echo
+	go test -run '^$' -bench Webhook -benchmem -cpu "$cpu" -count "$count" -benchtime "$benchtime" . >"$tmp/bench.txt"
+	go run ./cmd/benchtab <"$tmp/bench.txt"
+done
 
 echo
 echo "## Burst and retry (go test -run TestBurstAndRetry -v)"
