@@ -136,8 +136,13 @@ func (c *Conversation) UnmarshalBinary(data []byte) error {
 	}
 	if n := d.count(2); n > 0 {
 		out.Handled = make([]Handled, n, n+1)
-		kinds := make([]byte, n)
-		texts := make([]string, n)
+		var kindsBuf [16]byte
+		var textsBuf [16]string
+		kinds, texts := kindsBuf[:0], textsBuf[:0]
+		if n > len(kindsBuf) {
+			kinds, texts = make([]byte, 0, n), make([]string, 0, n)
+		}
+		kinds, texts = kinds[:n], texts[:n]
 		size := 0
 		for i := range out.Handled {
 			out.Handled[i].ID = d.string()

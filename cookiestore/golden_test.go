@@ -1,0 +1,47 @@
+package cookiestore
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var updateGolden = flag.Bool("update-golden", false, "rewrite the golden record of the current format (never edit older ones)")
+
+// Cookies written by every released format version must keep loading:
+// testdata/records/v<N>.bin holds sampleConversation as format N wrote it.
+func TestGoldenRecords(t *testing.T) {
+	current := filepath.Join("testdata", "records", "v1.bin")
+	if *updateGolden {
+		c, h := sampleConversation()
+		require.NoError(t, os.WriteFile(current, encodeRecord(c, h), 0o644))
+	}
+	files, err := filepath.Glob(filepath.Join("testdata", "records", "v*.bin"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	want, _ := sampleConversation()
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			require.NoError(t, err)
+			got, err := decodeRecord(t, data)
+			require.NoError(t, err)
+			assert.Equal(t, want.Key, got.Key)
+			assert.Equal(t, uint64(42), got.Version)
+			assert.Equal(t, want.Count, got.Count)
+			assert.Equal(t, want.Started, got.Started)
+			assert.Equal(t, want.LastActive, got.LastActive)
+			assert.Equal(t, want.History, got.History)
+			assert.Equal(t, string(want.State), string(got.State))
+			require.Len(t, got.Handled, len(want.Handled))
+			for i := range want.Handled {
+				assert.Equal(t, want.Handled[i].ID, got.Handled[i].ID)
+				assert.Equal(t, string(want.Handled[i].Reply), string(got.Handled[i].Reply))
+			}
+		})
+	}
+}
