@@ -1,6 +1,7 @@
 package convo
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -87,15 +88,10 @@ type span struct{ off, end int }
 // values it returns are cut from one string of all decoded keys and
 // values: a form costs four allocations, however many parameters it has.
 func parseForm(b []byte) (url.Values, error) {
-	n := 1
-	for _, c := range b {
-		switch c {
-		case '&':
-			n++
-		case ';':
-			return nil, errSemicolon // as url.ParseQuery refuses it
-		}
+	if bytes.IndexByte(b, ';') >= 0 {
+		return nil, errSemicolon // as url.ParseQuery refuses it
 	}
+	n := bytes.Count(b, amp) + 1
 	if n > maxParams {
 		return nil, errTooManyParams
 	}
@@ -105,18 +101,19 @@ func parseForm(b []byte) (url.Values, error) {
 		spans = make([]span, 0, 2*n)
 	}
 	w := 0 // decoded bytes so far, at the start of b: decoding never lengthens
-	for r := 0; r < len(b); {
-		end := r
-		for end < len(b) && b[end] != '&' {
-			end++
+	for r := 0; r <= len(b); {
+		end := bytes.IndexByte(b[r:], '&')
+		if end < 0 {
+			end = len(b)
+		} else {
+			end += r
 		}
 		if end > r { // empty pairs are skipped
-			eq := end
-			for i := r; i < end; i++ {
-				if b[i] == '=' {
-					eq = i
-					break
-				}
+			eq := bytes.IndexByte(b[r:end], '=')
+			if eq < 0 {
+				eq = end
+			} else {
+				eq += r
 			}
 			k, err := unescape(b, &w, r, eq)
 			if err != nil {
@@ -149,24 +146,35 @@ func parseForm(b []byte) (url.Values, error) {
 	return vals, nil
 }
 
+var amp = []byte{'&'}
+
 // unescape decodes b[from:to] as a query component ('+' is a space, %XX a
 // byte) to b[*w:], which is never ahead of from, advances *w past it and
 // returns where it went. Errors are url.EscapeError, as url.QueryUnescape's.
 func unescape(b []byte, w *int, from, to int) (span, error) {
 	start := *w
 	d := start
-	for i := from; i < to; i++ {
-		switch c := b[i]; c {
-		case '%':
+	for from < to {
+		i := from
+		for i < to && b[i] != '%' && b[i] != '+' {
+			i++
+		}
+		if d != from {
+			copy(b[d:], b[from:i])
+		}
+		d += i - from
+		if i == to {
+			break
+		}
+		if b[i] == '+' {
+			b[d] = ' '
+			from = i + 1
+		} else {
 			if i+2 >= to || !isHex(b[i+1]) || !isHex(b[i+2]) {
 				return span{}, url.EscapeError(b[i:min(i+3, to)])
 			}
 			b[d] = unhex(b[i+1])<<4 | unhex(b[i+2])
-			i += 2
-		case '+':
-			b[d] = ' '
-		default:
-			b[d] = c
+			from = i + 3
 		}
 		d++
 	}
