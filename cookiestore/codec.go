@@ -17,10 +17,11 @@ import (
 )
 
 // The cookie's plaintext (what securecookie encrypts and signs) is a compact
-// binary record. Format version 1:
+// binary record. Format version 2 (version 1 is the same without reply
+// kind 4; both are read):
 //
 //	header (never compressed):
-//	  byte     format version (1)
+//	  byte     format version (2)
 //	  byte     flags: 1 = body compressed (raw DEFLATE), 2 = written for an
 //	           ended conversation: holds only its retry records
 //	  8 bytes  the store version (compare-and-set token), little endian, non-zero
@@ -44,13 +45,19 @@ import (
 //	           2 empty:   Reply = emptyResponse
 //	           3 turn:    uvarint i; Reply = msgPrefix + History[i].Out with
 //	                      only & < > escaped + msgSuffix
+//	           4 shared:  uvarint i, uvarint n, bytes rest; Reply =
+//	                      msgPrefix + the first n bytes of History[i].Out
+//	                      escaped as for kind 3 + rest + msgSuffix
 //
 // varint is Go's zig-zag signed varint (encoding/binary), uvarint the
 // unsigned one. The key is not stored: it is bound through securecookie's
-// MAC (see Store.macName). Kinds 1 to 3 only abbreviate: the encoder
+// MAC (see Store.macName). Kinds 1 to 4 only abbreviate: the encoder
 // uses them when they rebuild the reply byte for byte, and otherwise
 // stores it raw, so retry answers always come back exactly as sent.
-const formatVersion = 1
+const formatVersion = 2
+
+// minFormat is the oldest format version this one reads.
+const minFormat = 1
 
 const (
 	flagCompressed = 1 << iota
@@ -62,6 +69,7 @@ const (
 	replyMessage
 	replyEmpty
 	replyTurn
+	replyShared // format 2 on
 )
 
 const (
@@ -82,6 +90,7 @@ var errFormat = errors.New("malformed record")
 // header is the part of a record the store reads for every request, also
 // in Save: enough for the compare-and-set and the expiry check.
 type header struct {
+	format     byte // format version, set by parseHeader; appendHeader writes formatVersion
 	version    uint64
 	flags      byte
 	savedAt    time.Time
@@ -190,11 +199,11 @@ var errUnknownFormat = errors.New("unknown record format version")
 // parseHeader reads a record's header and returns the body after it.
 func parseHeader(b []byte) (header, []byte, error) {
 	var h header
-	if len(b) > 0 && b[0] != formatVersion {
-		return h, nil, fmt.Errorf("%w %d (this version reads %d)", errUnknownFormat, b[0], formatVersion)
+	if len(b) > 0 && (b[0] < minFormat || b[0] > formatVersion) {
+		return h, nil, fmt.Errorf("%w %d (this version reads %d to %d)", errUnknownFormat, b[0], minFormat, formatVersion)
 	}
 	r := reader{b: b}
-	r.byte("format version")
+	h.format = r.byte("format version")
 	h.flags = r.byte("flags")
 	h.version = r.uint64("version")
 	ref := r.varint("save time")
@@ -322,6 +331,17 @@ func appendReply(dst, reply []byte, history []convo.Turn, likely int) []byte {
 				return binary.AppendUvarint(dst, uint64(i))
 			}
 		}
+		// The counter's older records ("… 5 times") share most of their
+		// text with the turn nearest them ("… 7 times").
+		if len(history) > 0 {
+			i := min(max(likely, 0), len(history)-1)
+			if n := escapedPrefix(inner, history[i].Out); n >= minShared {
+				dst = append(dst, replyShared)
+				dst = binary.AppendUvarint(dst, uint64(i))
+				dst = binary.AppendUvarint(dst, uint64(n))
+				return appendBytes(dst, inner[n:])
+			}
+		}
 		dst = append(dst, replyMessage)
 		return appendBytes(dst, inner)
 	}
@@ -360,6 +380,36 @@ func escapedEqual(b []byte, s string) bool {
 		j += len(esc)
 	}
 	return j == len(b)
+}
+
+// minShared is the shortest shared prefix a kind 4 record is written for:
+// it takes two more bytes than kind 1.
+const minShared = 8
+
+// escapedPrefix returns how many leading bytes b shares with s escaped as
+// escapedEqual and appendEscaped do.
+func escapedPrefix(b []byte, s string) int {
+	j := 0
+	for i := 0; i < len(s); i++ {
+		var esc string
+		switch s[i] {
+		case '&':
+			esc = "&amp;"
+		case '<':
+			esc = "&lt;"
+		case '>':
+			esc = "&gt;"
+		default:
+			esc = s[i : i+1]
+		}
+		for k := 0; k < len(esc); k++ {
+			if j >= len(b) || b[j] != esc[k] {
+				return j
+			}
+			j++
+		}
+	}
+	return j
 }
 
 func appendEscaped(dst []byte, s string) []byte {
@@ -515,6 +565,27 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 					break
 				}
 				arena = append(appendEscaped(append(arena, msgPrefix...), c.History[j].Out), msgSuffix...)
+			case replyShared:
+				if h.format < 2 {
+					r.fail("retry kind")
+					break
+				}
+				j := r.uvarint("retry turn")
+				n := r.uvarint("retry shared prefix")
+				rest := r.bytes("retry reply")
+				if r.err != nil {
+					break
+				}
+				if j >= uint64(len(c.History)) {
+					r.fail("retry turn")
+					break
+				}
+				arena = appendEscaped(append(arena, msgPrefix...), c.History[j].Out)
+				if n > uint64(len(arena)-start-len(msgPrefix)) {
+					r.fail("retry shared prefix")
+					break
+				}
+				arena = append(append(arena[:start+len(msgPrefix)+int(n)], rest...), msgSuffix...)
 			default:
 				r.fail("retry kind")
 			}

@@ -41,12 +41,13 @@ func sampleConversation() (*convo.Conversation, header) {
 	}
 	multi := convo.Reply{Messages: []convo.Outgoing{{Body: "a"}, {Body: "pic", Media: []string{"https://example.com/a.png?x=1&y=2"}}}}
 	c.Handled = []convo.Handled{
-		{ID: "SM00000000000000000000000000000001", Reply: convo.Text(texts[0]).TwiML()}, // kind 3
-		{ID: "SM00000000000000000000000000000002", Reply: convo.Text(texts[1]).TwiML()}, // kind 3, escaped
-		{ID: "SM00000000000000000000000000000003", Reply: convo.Text(texts[2]).TwiML()}, // kind 1: convo escapes more
-		{ID: "SM00000000000000000000000000000004", Reply: convo.Reply{}.TwiML()},        // kind 2
-		{ID: "SM00000000000000000000000000000005", Reply: multi.TwiML()},                // kind 1
-		{ID: "idem-token", Reply: []byte("not TwiML at all")},                           // kind 0
+		{ID: "SM00000000000000000000000000000000", Reply: convo.Text("Rey has messaged +15005550006 0 times").TwiML()}, // kind 4 (format 2 on)
+		{ID: "SM00000000000000000000000000000001", Reply: convo.Text(texts[0]).TwiML()},                                // kind 3
+		{ID: "SM00000000000000000000000000000002", Reply: convo.Text(texts[1]).TwiML()},                                // kind 3, escaped
+		{ID: "SM00000000000000000000000000000003", Reply: convo.Text(texts[2]).TwiML()},                                // kind 1: convo escapes more
+		{ID: "SM00000000000000000000000000000004", Reply: convo.Reply{}.TwiML()},                                       // kind 2
+		{ID: "SM00000000000000000000000000000005", Reply: multi.TwiML()},                                               // kind 1
+		{ID: "idem-token", Reply: []byte("not TwiML at all")},                                                          // kind 0
 		{ID: "", Reply: nil},
 	}
 	return c, header{version: 42, savedAt: now, expiresAt: now.Add(4 * time.Hour), started: c.Started, lastActive: c.LastActive}
@@ -79,7 +80,7 @@ func TestRecordRoundTrip(t *testing.T) {
 
 func TestRecordAbbreviations(t *testing.T) {
 	c, _ := sampleConversation()
-	kinds := []byte{replyTurn, replyTurn, replyMessage, replyEmpty, replyMessage, replyRaw}
+	kinds := []byte{replyShared, replyTurn, replyTurn, replyMessage, replyEmpty, replyMessage, replyRaw}
 	for i, want := range kinds {
 		b := appendReply(nil, c.Handled[i].Reply, c.History, -1)
 		assert.Equal(t, want, b[0], "record %d", i)
@@ -162,6 +163,43 @@ func mustKeys(t testing.TB) KeyPair {
 	p, err := GenerateKeyPair()
 	require.NoError(t, err)
 	return p
+}
+
+func TestEscapedPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		b, s string
+		want int
+	}{
+		{"", "", 0},
+		{"abc", "abd", 2},
+		{"a&amp;b", "a&b", 7},
+		{"a&amp;c", "a&b", 6},
+		{"a&am", "a&b", 4},   // within an entity
+		{"a&xx", "a&b", 2},   // the entity differs
+		{"a&b", "a&b", 2},    // unescaped: "a&" matches
+		{"abcdef", "abc", 3}, // b is longer
+	} {
+		assert.Equal(t, tc.want, escapedPrefix([]byte(tc.b), tc.s), "%q vs %q", tc.b, tc.s)
+	}
+}
+
+// Kind 4 (a prefix shared with a turn) round-trips wherever the shared
+// prefix ends, an entity included, and format 1 records may not use it.
+func TestRecordSharedPrefix(t *testing.T) {
+	c, h := sampleConversation()
+	c.History[0].Out = "R&D has <3> messages & more"
+	for _, reply := range []string{"R&amp;D has &lt;3&gt; messages &amp; less", "R&amp;D has &lt;3&gt; mess", "R&amp;D has &lt;3&gt;xyz", "R&amp;D has &lt;3&gX"} {
+		c.Handled[0].Reply = []byte(msgPrefix + reply + msgSuffix)
+		b := encodeRecord(c, h)
+		got, err := decodeRecord(t, b)
+		require.NoError(t, err)
+		assert.Equal(t, string(c.Handled[0].Reply), string(got.Handled[0].Reply))
+		assert.Equal(t, byte(replyShared), appendReply(nil, c.Handled[0].Reply, c.History, 0)[0], "%q", reply)
+	}
+	b := encodeRecord(c, h)
+	b[0] = 1
+	_, err := decodeRecord(t, b)
+	require.ErrorIs(t, err, errFormat, "format 1 has no kind 4")
 }
 
 func TestEscapedEqual(t *testing.T) {

@@ -212,16 +212,14 @@ const verifiedSlots = 256
 // usually brings back the value the last answer set; the cache spares both
 // a decryption. A hit needs the very same value and key, so it proves what
 // a verification would. Entries are replaced, never expired: expiry is
-// checked on every use.
+// checked on every use. An entry is never changed once stored, so the
+// requests that find it share it.
 type verifiedCookie struct {
 	value string
 	key   convo.Key
+	mac   string // the name the value is signed under: s.macName(key)
 	h     header
 	body  []byte
-
-	// conv, when set, is the conversation the body decodes to, as Save
-	// left it: the first Load of the value takes it instead of decoding.
-	conv atomic.Pointer[convo.Conversation]
 }
 
 // decode checks, decrypts and parses the header of one cookie value, and
@@ -267,7 +265,7 @@ func (s *Store) verify(key convo.Key, value string) (*verifiedCookie, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &verifiedCookie{value: value, key: key, h: h, body: body}
+	v := &verifiedCookie{value: value, key: key, mac: name, h: h, body: body}
 	slot.Store(v)
 	return v, nil
 }
@@ -290,15 +288,11 @@ func (s *Store) slot(value string) *atomic.Pointer[verifiedCookie] {
 	return &s.verified[maphash.String(s.seed, value[max(0, len(value)-24):])%verifiedSlots]
 }
 
-// remember caches a value this store has just signed for c, with a copy
-// of c for the next Load unless c is large (the cache then holds at most
-// verifiedSlots × (4 KiB of cookie and plaintext + 16 KiB of conversation)).
-func (s *Store) remember(value string, c *convo.Conversation, h header, body []byte) {
-	v := &verifiedCookie{value: value, key: c.Key, h: h, body: body}
-	if c.Size() <= 16<<10 {
-		v.conv.Store(c.Clone())
-	}
-	s.slot(value).Store(v)
+// remember caches a value this store has just signed, with its record.
+// The cache then holds at most verifiedSlots × 8 KiB (a 4 KiB value and at
+// most as much plaintext, unless compressed).
+func (s *Store) remember(value string, key convo.Key, mac string, h header, body []byte) {
+	s.slot(value).Store(&verifiedCookie{value: value, key: key, mac: mac, h: h, body: body})
 }
 
 // Load returns the conversation in the request's cookie for key. A missing,
@@ -318,9 +312,6 @@ func (s *Store) Load(ctx context.Context, key convo.Key) (*convo.Conversation, e
 	v := s.read(ctx, x, key, s.expiry.Time(), true)
 	if v == nil {
 		return convo.NewConversation(key), nil
-	}
-	if c := v.conv.Swap(nil); c != nil {
-		return c, nil
 	}
 	c, err := parseBody(&v.h, v.body, key)
 	if err != nil {
@@ -359,8 +350,11 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	}
 	now := s.expiry.Time()
 	var current uint64
+	var mac string
 	if v := s.read(ctx, x, c.Key, now, false); v != nil {
-		current = v.h.version
+		current, mac = v.h.version, v.mac
+	} else {
+		mac = s.macName(c.Key)
 	}
 	if current != c.Version {
 		return fmt.Errorf("cookiestore: saving %s at version %d, the request's cookie holds %d: %w",
@@ -409,7 +403,7 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	}
 	vh, body, _ := parseHeader(plain)
 	body = bytes.Clone(body) // Encode encrypts plain in place
-	value, err := s.codecs[0].Encode(s.macName(c.Key), plain)
+	value, err := s.codecs[0].Encode(mac, plain)
 	if cap(plain) <= 4<<10 {
 		plainBufs.Put(&plain) // Encode keeps no reference to it
 	}
@@ -430,9 +424,8 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	}
 	s.setLine(x.Header, line)
 	c.Version = version
-	rec.Version = version
 	// The pair's next message most likely carries this value back: know it.
-	s.remember(value, rec, vh, body)
+	s.remember(value, c.Key, mac, vh, body)
 	return nil
 }
 

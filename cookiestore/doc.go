@@ -115,10 +115,9 @@
 //
 // Loading decrypts the cookie; saving encrypts a new one. A store also
 // remembers the last 256 cookie values it signed or verified, each with
-// its decrypted record and, for one it signed, a copy of the conversation
-// saved: when a pair's next message brings back the very value (compared
-// byte for byte, so this proves what decryption would), the store skips
-// decrypting and decoding. This only saves work; a fleet of servers reads
+// its decrypted record: when a pair's next message brings back the very
+// value (compared byte for byte, so this proves what decryption would),
+// the store skips decrypting. This only saves work; a fleet of servers reads
 // every cookie from the cookie. BenchmarkWebhook runs a full counter
 // webhook through convo.Handler on this store, one server and two in turn,
 // and the same counter on gorilla/sessions' CookieStore; see the README for
