@@ -39,7 +39,8 @@ func webhookForm(pair, seq int) url.Values {
 }
 
 // discardWriter is the cheapest ResponseWriter, so that the benchmark
-// measures the handlers rather than httptest.
+// measures the handlers rather than httptest; like net/http's, it is an
+// http.Flusher.
 type discardWriter struct {
 	h    http.Header
 	code int
@@ -47,6 +48,7 @@ type discardWriter struct {
 
 func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) Flush()                      {}
 func (w *discardWriter) WriteHeader(code int)        { w.code = code }
 
 // requests builds one signed request template per pair and message; each

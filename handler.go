@@ -270,11 +270,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusServiceUnavailable, "waiting for the conversation's previous turn", key, id, err)
 		return
 	}
-	defer h.locks.unlock(key)
-
+	locked := true
+	defer func() {
+		if locked {
+			h.locks.unlock(key)
+		}
+	}()
+	rq := &request{w: w, r: r, key: key, id: id}
+	if h.replyTimeout < 0 || !canWatch(w, r) {
+		rq = nil // the reply function runs inline or in a goroutine: no watchdog
+	}
 	for attempt := 0; ; attempt++ {
-		out, status, err := h.turn(ctx, key, id, m)
+		out, status, err := h.turn(ctx, key, id, m, rq, cancel)
 		switch {
+		case errors.Is(err, errAnswered):
+			locked = false // the watchdog answered and released the lock
+			return
 		case err == nil || errors.Is(err, errReplyTimeout):
 			if err != nil {
 				h.log.LogAttrs(r.Context(), slog.LevelWarn, "convo: answered with the fallback, nothing saved",
@@ -298,7 +309,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // turn runs one attempt at handling m: load, reply, save. It returns the
 // TwiML to answer, or the status to answer with and why.
-func (h *Handler) turn(ctx context.Context, key Key, id string, m *Message) ([]byte, int, error) {
+//
+// With rq set, the reply function runs under a watchdog (see watchdog),
+// which may answer the request itself: then turn returns errAnswered.
+func (h *Handler) turn(ctx context.Context, key Key, id string, m *Message, rq *request, cancel context.CancelFunc) ([]byte, int, error) {
 	c, err := h.store.Load(ctx, key)
 	if err != nil {
 		return nil, http.StatusServiceUnavailable, fmt.Errorf("loading: %w", err)
@@ -308,7 +322,15 @@ func (h *Handler) turn(ctx context.Context, key Key, id string, m *Message) ([]b
 	}
 	now := h.now()
 	c.beginTurn(now)
-	reply, err := h.callReply(ctx, c, m)
+	var reply Reply
+	if rq != nil {
+		reply, err = h.callReplyWatched(ctx, c, m, rq, cancel)
+	} else {
+		reply, err = h.callReply(ctx, c, m)
+	}
+	if errors.Is(err, errAnswered) {
+		return nil, 0, err
+	}
 	if errors.Is(err, errReplyTimeout) {
 		return h.fallback, 0, err
 	}

@@ -558,13 +558,32 @@ func TestMessagePassedToReply(t *testing.T) {
 	assert.Equal(t, "SAN FRANCISCO", got.Params.Get("FromCity"))
 }
 
+// A reply function that outlives ReplyTimeout, ignoring its context, is
+// abandoned: Twilio gets the fallback in time, the pair's next message
+// does not wait for it, and nothing it changed is saved. Over HTTP/1 with a
+// writer that flushes (net/http's), a watchdog answers while the reply
+// function runs on in the request's goroutine; with any other writer the
+// reply function runs in a goroutine of its own and ServeHTTP returns.
 func TestSlowReplyAbandoned(t *testing.T) {
+	t.Run("under a watchdog", func(t *testing.T) { testSlowReplyAbandoned(t, true) })
+	t.Run("in a goroutine", func(t *testing.T) { testSlowReplyAbandoned(t, false) })
+}
+
+// noFlush is a ResponseWriter that cannot flush.
+type noFlush struct{ w http.ResponseWriter }
+
+func (n noFlush) Header() http.Header         { return n.w.Header() }
+func (n noFlush) Write(b []byte) (int, error) { return n.w.Write(b) }
+func (n noFlush) WriteHeader(code int)        { n.w.WriteHeader(code) }
+
+func testSlowReplyAbandoned(t *testing.T, watchdog bool) {
 	release := make(chan struct{})
 	var finished atomic.Bool
 	f := newFixture(t, func(c *convo.Config) {
 		seed := c.Reply
 		c.ReplyTimeout = 50 * time.Millisecond
 		c.Fallback = convo.Text("One moment, please text again.")
+		c.PublicURL = hookURL // the signatures are for hookURL, whatever address the test server has
 		c.Reply = func(ctx context.Context, cv *convo.Conversation, m *convo.Message) (convo.Reply, error) {
 			if m.Body == "slow" {
 				<-release // ignores ctx, as a badly written reply function would
@@ -576,18 +595,55 @@ func TestSlowReplyAbandoned(t *testing.T) {
 			return seed(ctx, cv, m)
 		}
 	})
-	require.Equal(t, 200, post(t, f.h, form(reyNum, twilNum, "1", "SM1"), token).Code)
+	var h http.Handler = f.h
+	if !watchdog {
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { f.h.ServeHTTP(noFlush{w}, r) })
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release) // srv.Close waits for the blocked handler
+		}
+	}()
+	send := func(body, sid string) (*http.Response, []byte) {
+		t.Helper()
+		fm := form(reyNum, twilNum, body, sid)
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/sms", strings.NewReader(fm.Encode()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Twilio-Signature", sign(token, hookURL, fm))
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp, b
+	}
+	resp, _ := send("1", "SM1")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
 
 	start := time.Now()
-	rec := post(t, f.h, form(reyNum, twilNum, "slow", "SM2"), token)
+	resp, body := send("slow", "SM2")
 	assert.Less(t, time.Since(start), 5*time.Second, "Twilio was not answered in time")
-	assert.Equal(t, http.StatusOK, rec.Code)
-	assert.Equal(t, []string{"One moment, please text again."}, messages(t, rec.Body.Bytes()))
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, []string{"One moment, please text again."}, messages(t, body))
+	if watchdog {
+		assert.True(t, resp.Close, "the connection, held until the reply function returns, must not be reused")
+	}
+
+	// The pair's next message is answered while the slow reply still runs.
+	resp, body = send("3", "SM3")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, []string{"Rey has messaged +15005550006 2 times"}, messages(t, body), "the abandoned turn changed state")
+	assert.False(t, finished.Load())
+
 	close(release)
 	assert.Eventually(t, finished.Load, 5*time.Second, time.Millisecond)
-
-	rec = post(t, f.h, form(reyNum, twilNum, "3", "SM3"), token)
-	assert.Equal(t, []string{"Rey has messaged +15005550006 2 times"}, messages(t, rec.Body.Bytes()), "the abandoned turn changed state")
+	resp, body = send("4", "SM4")
+	assert.Equal(t, []string{"Rey has messaged +15005550006 3 times"}, messages(t, body), "the abandoned turn was saved")
 	c, _ := f.store.Load(context.Background(), convo.Key{From: reyNum, To: twilNum})
 	assert.Empty(t, c.State)
 	assert.Contains(t, f.logs.String(), "fallback")

@@ -45,7 +45,8 @@ var guardLimits = []struct {
 // garbage collector's does, in full, as it cannot run on a second core
 // for free; and an idle second P spinning up at every goroutine handoff
 // does not inflate the systems that start goroutines. The log shows the
-// wall-clock ratio beside each.
+// wall-clock ratio beside each. CONVO_BENCH_GUARD_ONLY=<system> checks
+// only that system's limit, for a longer run while working on it.
 func TestGuard(t *testing.T) {
 	if os.Getenv("CONVO_BENCH_GUARD") != "1" {
 		t.Skip("set CONVO_BENCH_GUARD=1 to run the benchmark guard")
@@ -56,7 +57,11 @@ func TestGuard(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	n := envInt(t, "CONVO_BENCH_GUARD_N", 10000)
 	chunks := max(n/guardChunk, 1)
+	only := os.Getenv("CONVO_BENCH_GUARD_ONLY")
 	for _, l := range guardLimits {
+		if only != "" && l.system != only {
+			continue
+		}
 		sys := newRunner(newSystem(t, systemNamed(t, l.system), nil), pairs)
 		ref := newRunner(newSystem(t, systemNamed(t, l.reference), nil), pairs)
 		sys.run(t, warmup*pairs)

@@ -57,7 +57,7 @@ func webhookForm(pair int, sid string) url.Values {
 
 // responseWriter keeps the status, header and body of one answer,
 // reusing its memory, so that the benchmarks measure the handlers rather
-// than httptest.
+// than httptest. Like net/http's, it is an http.Flusher (a no-op here).
 type responseWriter struct {
 	h    http.Header
 	code int
@@ -70,6 +70,7 @@ func (w *responseWriter) WriteHeader(code int) {
 		w.code = code
 	}
 }
+func (w *responseWriter) Flush() {}
 func (w *responseWriter) Write(p []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
 	w.body = append(w.body, p...)

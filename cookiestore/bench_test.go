@@ -22,7 +22,8 @@ var webhookBody = url.Values{
 }.Encode()
 
 // recorder is a minimal http.ResponseWriter, so that the benchmark
-// measures the webhook rather than httptest.
+// measures the webhook rather than httptest; like net/http's, it is an
+// http.Flusher.
 type recorder struct {
 	header http.Header
 	code   int
@@ -35,6 +36,7 @@ func (r *recorder) WriteHeader(code int) {
 		r.code = code
 	}
 }
+func (r *recorder) Flush() {}
 func (r *recorder) Write(b []byte) (int, error) {
 	r.WriteHeader(http.StatusOK)
 	r.body = append(r.body, b...)

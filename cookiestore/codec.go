@@ -354,32 +354,39 @@ func appendReply(dst, reply []byte, history []convo.Turn, likely int) []byte {
 // records are rebuilt with. (convo's TwiML escapes more characters; for
 // texts holding them the comparison fails and the reply is stored in full.)
 func escapedEqual(b []byte, s string) bool {
-	if len(b) < len(s) {
+	switch {
+	case len(b) < len(s):
 		return false
+	case len(b) == len(s): // then nothing was escaped
+		return string(b) == s && indexEscapable(s) < 0
 	}
-	j := 0
+	return escapedPrefix(b, s) == len(b) && escapedLen(s) == len(b)
+}
+
+// indexEscapable returns the index of the first '&', '<' or '>' in s, or -1.
+func indexEscapable(s string) int {
+	i := -1
+	for _, c := range [...]byte{'&', '<', '>'} {
+		if j := strings.IndexByte(s, c); j >= 0 && (i < 0 || j < i) {
+			i = j
+			s = s[:j] // search no further for the others
+		}
+	}
+	return i
+}
+
+// escapedLen returns the length of s escaped as appendEscaped does.
+func escapedLen(s string) int {
+	n := len(s)
 	for i := 0; i < len(s); i++ {
-		var esc string
 		switch s[i] {
 		case '&':
-			esc = "&amp;"
-		case '<':
-			esc = "&lt;"
-		case '>':
-			esc = "&gt;"
-		default:
-			if j >= len(b) || b[j] != s[i] {
-				return false
-			}
-			j++
-			continue
+			n += len("&amp;") - 1
+		case '<', '>':
+			n += len("&lt;") - 1
 		}
-		if len(b)-j < len(esc) || string(b[j:j+len(esc)]) != esc {
-			return false
-		}
-		j += len(esc)
 	}
-	return j == len(b)
+	return n
 }
 
 // minShared is the shortest shared prefix a kind 4 record is written for:
@@ -389,8 +396,19 @@ const minShared = 8
 // escapedPrefix returns how many leading bytes b shares with s escaped as
 // escapedEqual and appendEscaped do.
 func escapedPrefix(b []byte, s string) int {
+	// Up to s's first character to escape, the bytes compare as they are.
+	plain := indexEscapable(s)
+	if plain < 0 {
+		plain = len(s)
+	}
 	j := 0
-	for i := 0; i < len(s); i++ {
+	for j < plain && j < len(b) && b[j] == s[j] {
+		j++
+	}
+	if j < plain {
+		return j
+	}
+	for i := plain; i < len(s); i++ {
 		var esc string
 		switch s[i] {
 		case '&':
@@ -413,24 +431,22 @@ func escapedPrefix(b []byte, s string) int {
 }
 
 func appendEscaped(dst []byte, s string) []byte {
-	last := 0
-	for i := 0; i < len(s); i++ {
-		var esc string
+	for {
+		i := indexEscapable(s)
+		if i < 0 {
+			return append(dst, s...)
+		}
+		dst = append(dst, s[:i]...)
 		switch s[i] {
 		case '&':
-			esc = "&amp;"
+			dst = append(dst, "&amp;"...)
 		case '<':
-			esc = "&lt;"
-		case '>':
-			esc = "&gt;"
+			dst = append(dst, "&lt;"...)
 		default:
-			continue
+			dst = append(dst, "&gt;"...)
 		}
-		dst = append(dst, s[last:i]...)
-		dst = append(dst, esc...)
-		last = i + 1
+		s = s[i+1:]
 	}
-	return append(dst, s[last:]...)
 }
 
 // span locates a text in the buffer parseBody rebuilds texts in.
