@@ -90,13 +90,21 @@ type Config struct {
 
 	// ReplyTimeout bounds one call of the reply function. A reply function
 	// still running when it passes is abandoned: whatever it changes is
-	// discarded, nothing is saved, and Twilio is answered at once with
-	// Fallback. Its context carries the turn's deadline and is cancelled
-	// when the request ends, so a well-behaved reply function stops then.
+	// discarded, nothing is saved, its context is cancelled, the pair's
+	// next message may start, and Twilio is answered at once with Fallback.
+	// Its context carries the turn's deadline and is cancelled when the
+	// request ends, so a well-behaved reply function stops then.
 	// 0 means DefaultReplyTimeout; it is capped at TurnTimeout. Negative
-	// runs the reply function inline, in the request's goroutine, which
-	// saves a goroutine per message but gives no protection against a
-	// reply function that ignores its context.
+	// gives no protection against a reply function that ignores its
+	// context.
+	//
+	// Over HTTP/1, with a ResponseWriter that flushes (net/http's, and
+	// middleware that implements Flush or Unwrap), the reply function runs
+	// in the request's goroutine and a timer answers for it: the fallback
+	// is flushed whole with "Connection: close", and ServeHTTP returns only
+	// when the reply function does (http.Server.Shutdown waits for it).
+	// Otherwise the reply function runs in a goroutine of its own and
+	// ServeHTTP returns at once.
 	ReplyTimeout time.Duration
 
 	// Fallback is answered (with 200) when the reply function runs out of
@@ -355,7 +363,8 @@ type replyResult struct {
 	err   error
 }
 
-// callReply runs the reply function in its own goroutine, so that a slow
+// callReply runs the reply function in its own goroutine, where no
+// watchdog can answer for it (see canWatch), so that a slow
 // one cannot hold Twilio's answer past the reply timeout. A panic becomes an
 // error carrying the stack. When the timeout passes first, it returns
 // errReplyTimeout and the reply function is left to finish alone; c must
