@@ -269,9 +269,9 @@ func isSID(id string) bool {
 	return true
 }
 
-// id reads a message id. A packed SID is appended to sids in text form,
+// id reads a message id. A packed SID is appended to texts in text form,
 // and "" returned: the caller cuts it from one string of them all.
-func (r *reader) id(sids *strings.Builder) (id string, packed bool) {
+func (r *reader) id(texts *strings.Builder) (id string, packed bool) {
 	switch r.byte("retry id") {
 	case 0:
 		return r.string("retry id"), false
@@ -283,7 +283,7 @@ func (r *reader) id(sids *strings.Builder) (id string, packed bool) {
 		var sid [34]byte
 		sid[0], sid[1] = r.b[0], r.b[1]
 		hex.Encode(sid[2:], r.b[2:18])
-		sids.Write(sid[:])
+		texts.Write(sid[:])
 		r.b = r.b[18:]
 		return "", true
 	}
@@ -509,6 +509,10 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 	}
 	c.Count = int(count)
 	state := r.bytes("state") // copied into the arena below: body may be shared (Store.verified)
+	// History texts, then packed SIDs in text form, are written to texts
+	// and cut from it: one allocation for all of them, most of the time.
+	var texts strings.Builder
+	texts.Grow(len(body) + 34*convo.DefaultRetryRecords)
 	if n := r.count("history", 4); n > 0 {
 		if n <= len(block.turns) {
 			c.History = block.turns[:n:n]
@@ -519,8 +523,6 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 		// its own rest) into one buffer, made one string, and cut.
 		var spanBuf [2 * convo.DefaultHistorySize]span
 		spans := spanBuf[:0]
-		var texts strings.Builder
-		texts.Grow(len(body))
 		var in, out span
 		for i := range c.History {
 			c.History[i].At = fromMS(r.varint("turn time"), ref)
@@ -554,16 +556,13 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 		} else {
 			c.Handled = make([]convo.Handled, n)
 		}
-		var sids strings.Builder // packed SIDs in text form, cut from it below
+		sids := texts.Len() // where the packed SIDs start in texts
 		var packedBuf [8]int
 		packed := packedBuf[:0]
 		for i := range c.Handled {
 			hd := &c.Handled[i]
-			if sids.Cap() == 0 && len(r.b) > 0 && r.b[0] == 1 {
-				sids.Grow(34 * n)
-			}
 			var p bool
-			if hd.ID, p = r.id(&sids); p {
+			if hd.ID, p = r.id(&texts); p {
 				packed = append(packed, i)
 			}
 			start := len(arena)
@@ -608,7 +607,7 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 			hd.Reply = cut(start)
 		}
 		if len(packed) > 0 && r.err == nil {
-			text := sids.String()
+			text := texts.String()[sids:] // Builder only appends: the history's texts are intact
 			for k, i := range packed {
 				c.Handled[i].ID = text[k*34 : (k+1)*34]
 			}
