@@ -269,11 +269,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id = r.Header.Get("I-Twilio-Idempotency-Token")
 	}
 
-	ctx, cancel := context.WithTimeout(r.Context(), h.turnTimeout)
-	defer cancel()
-	ctx = WithExchange(ctx, &Exchange{Request: r, Header: w.Header()})
-
 	key := m.Key()
+	deadline, cancel := context.WithTimeout(r.Context(), h.turnTimeout)
+	defer cancel()
+	tc := &turnContext{Context: deadline, x: Exchange{Request: r, Header: w.Header()}, rq: request{w: w, r: r, key: key, id: id}}
+	ctx := context.Context(tc)
 	if err := h.locks.lock(ctx, key); err != nil {
 		h.fail(w, r, http.StatusServiceUnavailable, "waiting for the conversation's previous turn", key, id, err)
 		return
@@ -284,7 +284,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.locks.unlock(key)
 		}
 	}()
-	rq := &request{w: w, r: r, key: key, id: id}
+	rq := &tc.rq
 	if h.replyTimeout < 0 || !canWatch(w, r) {
 		rq = nil // the reply function runs inline or in a goroutine: no watchdog
 	}
@@ -313,6 +313,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// turnContext is the context of a webhook's turns: the request's, with the
+// turn's deadline, carrying the exchange (see WithExchange). One
+// allocation holds it with what a watchdog needs of the request.
+type turnContext struct {
+	context.Context
+	x  Exchange
+	rq request
+}
+
+func (c *turnContext) Value(key any) any {
+	if _, ok := key.(exchangeKey); ok {
+		return &c.x
+	}
+	return c.Context.Value(key)
 }
 
 // turn runs one attempt at handling m: load, reply, save. It returns the
