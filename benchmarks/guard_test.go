@@ -20,17 +20,17 @@ var guardLimits = []struct {
 	max               float64
 }{
 	{"convo-memstore", "floor", 1.5},
-	// The target is 0.5; cookiestore measures 0.54-0.66 here with 1,000
-	// pairs in rotation (its cache of verified cookies never hits), so the
-	// ratio is reported, not enforced, until cookiestore gets there.
-	{"convo-cookiestore", "gorilla-sessions", 0},
-	{"convo-memstore-inline", "floor", 0}, // what the reply-timeout goroutine costs
+	// The target is 0.5. cookiestore measures 0.46-0.50 here (the median of
+	// a run; single chunks range 0.41-0.65), too close to 0.5 for a check
+	// that blocks CI: the limit is a regression bound until it is cheaper.
+	{"convo-cookiestore", "gorilla-sessions", 0.6},
+	{"convo-memstore-inline", "floor", 0}, // what guarding the reply timeout costs
 }
 
 // TestGuard fails when convo's webhook on memstore costs more than 1.5
-// times the floor, measured in this run, and reports cookiestore against
-// gorilla/sessions (target: half, not yet met). It runs only with CONVO_BENCH_GUARD=1 (CI),
-// never under the race detector:
+// times the floor, or on cookiestore more than 0.6 times gorilla/sessions
+// (the target is half; see guardLimits), measured in this run. It runs
+// only with CONVO_BENCH_GUARD=1 (CI), never under the race detector:
 //
 //	CONVO_BENCH_GUARD=1 go test -run '^TestGuard$' -count=1 .
 //
