@@ -270,9 +270,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	key := m.Key()
-	deadline, cancel := context.WithTimeout(r.Context(), h.turnTimeout)
-	defer cancel()
-	tc := &turnContext{Context: deadline, x: Exchange{Request: r, Header: w.Header()}, rq: request{w: w, r: r, key: key, id: id}}
+	tc := newTurnContext(r.Context(), h.turnTimeout)
+	defer tc.cancel()
+	tc.x = Exchange{Request: r, Header: w.Header()}
+	tc.rq.w, tc.rq.r, tc.rq.key, tc.rq.id = w, r, key, id
 	ctx := context.Context(tc)
 	if err := h.locks.lock(ctx, key); err != nil {
 		h.fail(w, r, http.StatusServiceUnavailable, "waiting for the conversation's previous turn", key, id, err)
@@ -289,7 +290,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rq = nil // the reply function runs inline or in a goroutine: no watchdog
 	}
 	for attempt := 0; ; attempt++ {
-		out, status, err := h.turn(ctx, key, id, m, rq, cancel)
+		out, status, err := h.turn(ctx, key, id, m, rq)
 		switch {
 		case errors.Is(err, errAnswered):
 			locked = false // the watchdog answered and released the lock
@@ -315,28 +316,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// turnContext is the context of a webhook's turns: the request's, with the
-// turn's deadline, carrying the exchange (see WithExchange). One
-// allocation holds it with what a watchdog needs of the request.
-type turnContext struct {
-	context.Context
-	x  Exchange
-	rq request
-}
-
-func (c *turnContext) Value(key any) any {
-	if _, ok := key.(exchangeKey); ok {
-		return &c.x
-	}
-	return c.Context.Value(key)
-}
-
 // turn runs one attempt at handling m: load, reply, save. It returns the
 // TwiML to answer, or the status to answer with and why.
 //
 // With rq set, the reply function runs under a watchdog (see watchdog),
 // which may answer the request itself: then turn returns errAnswered.
-func (h *Handler) turn(ctx context.Context, key Key, id string, m *Message, rq *request, cancel context.CancelFunc) ([]byte, int, error) {
+func (h *Handler) turn(ctx context.Context, key Key, id string, m *Message, rq *request) ([]byte, int, error) {
 	c, err := h.store.Load(ctx, key)
 	if err != nil {
 		return nil, http.StatusServiceUnavailable, fmt.Errorf("loading: %w", err)
@@ -348,7 +333,7 @@ func (h *Handler) turn(ctx context.Context, key Key, id string, m *Message, rq *
 	c.beginTurn(now)
 	var reply Reply
 	if rq != nil {
-		reply, err = h.callReplyWatched(ctx, c, m, rq, cancel)
+		reply, err = h.callReplyWatched(ctx, c, m, rq)
 	} else {
 		reply, err = h.callReply(ctx, c, m)
 	}

@@ -31,10 +31,9 @@ type watchdog struct {
 	fired chan struct{} // receives once fire has answered
 
 	// The guarded call's, set by arm.
-	h      *Handler
-	rq     *request
-	cancel context.CancelFunc
-	limit  time.Duration
+	h     *Handler
+	rq    *request
+	limit time.Duration
 }
 
 // States of a watchdog: armed while the call runs; then done (the call
@@ -52,6 +51,7 @@ type request struct {
 	r   *http.Request
 	key Key
 	id  string
+	tc  *turnContext // the turn's, which fire cancels
 }
 
 var watchdogs = sync.Pool{New: func() any {
@@ -87,19 +87,19 @@ func canWatch(w http.ResponseWriter, r *http.Request) bool {
 
 // callReplyWatched calls the reply function in the caller's goroutine
 // under a watchdog. It returns errAnswered when the watchdog answered.
-func (h *Handler) callReplyWatched(ctx context.Context, c *Conversation, m *Message, rq *request, cancel context.CancelFunc) (Reply, error) {
+func (h *Handler) callReplyWatched(ctx context.Context, c *Conversation, m *Message, rq *request) (Reply, error) {
 	limit := h.replyTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		limit = max(min(limit, time.Until(dl)), 0)
 	}
 	d := watchdogs.Get().(*watchdog)
-	d.h, d.rq, d.cancel, d.limit = h, rq, cancel, limit
+	d.h, d.rq, d.limit = h, rq, limit
 	d.state.Store(watchArmed) // publishes the fields to fire
 	d.t.Reset(limit)
 	reply, err := h.callReplyInline(ctx, c, m)
 	if d.state.CompareAndSwap(watchArmed, watchDone) {
 		if d.t.Stop() { // fire will not run for this call: d can serve another
-			d.h, d.rq, d.cancel = nil, nil, nil
+			d.h, d.rq = nil, nil
 			watchdogs.Put(d)
 		} // else fire has started, finds the call done and returns; d is left to it
 		return reply, err
@@ -116,7 +116,7 @@ func (d *watchdog) fire() {
 		return
 	}
 	h, rq := d.h, d.rq
-	d.cancel() // as when the request ends: a well-behaved reply function stops
+	rq.tc.cancel() // as when the request ends: a well-behaved reply function stops
 	hdr := rq.w.Header()
 	hdr["Content-Type"] = textXML
 	hdr["Content-Length"] = []string{strconv.Itoa(len(h.fallback))}
