@@ -131,8 +131,8 @@ func benchHandler(b *testing.B, token string, replyTimeout time.Duration) {
 // render, save, with signature checking off as in the floor.
 func BenchmarkWebhookMemstore(b *testing.B) { benchHandler(b, "", 0) }
 
-// BenchmarkWebhookMemstoreInline runs the reply function inline
-// (ReplyTimeout < 0), without the goroutine that guards the reply timeout.
+// BenchmarkWebhookMemstoreInline runs the reply function without a reply
+// timeout (ReplyTimeout < 0): what guarding it costs.
 func BenchmarkWebhookMemstoreInline(b *testing.B) { benchHandler(b, "", -1) }
 
 // BenchmarkWebhookMemstoreSigned adds X-Twilio-Signature checking.

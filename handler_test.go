@@ -643,6 +643,7 @@ func testSlowReplyAbandoned(t *testing.T, watchdog bool) {
 	close(release)
 	assert.Eventually(t, finished.Load, 5*time.Second, time.Millisecond)
 	resp, body = send("4", "SM4")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, []string{"Rey has messaged +15005550006 3 times"}, messages(t, body), "the abandoned turn was saved")
 	c, _ := f.store.Load(context.Background(), convo.Key{From: reyNum, To: twilNum})
 	assert.Empty(t, c.State)

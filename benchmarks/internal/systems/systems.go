@@ -178,9 +178,9 @@ func newConvoMemstore(hook func(), _ string) (http.Handler, func() error, error)
 	return h, store.Close, err
 }
 
-// newConvoMemstoreInline runs the reply function in the request's
-// goroutine (ReplyTimeout < 0), without the goroutine that guards the
-// reply timeout: what that guard costs.
+// newConvoMemstoreInline runs the reply function without a reply timeout
+// (ReplyTimeout < 0), so without the watchdog that guards it: what that
+// guard costs.
 func newConvoMemstoreInline(hook func(), _ string) (http.Handler, func() error, error) {
 	store := memstore.New(memstore.Options{})
 	h, err := convoHandlerConfig(convo.Config{Store: store, ReplyTimeout: -1}, hook)
