@@ -101,10 +101,13 @@ type Config struct {
 	// Over HTTP/1, with a ResponseWriter that flushes (net/http's, and
 	// middleware that implements Flush or Unwrap), the reply function runs
 	// in the request's goroutine and a timer answers for it: the fallback
-	// is flushed whole with "Connection: close", and ServeHTTP returns only
-	// when the reply function does (http.Server.Shutdown waits for it).
-	// Otherwise the reply function runs in a goroutine of its own and
-	// ServeHTTP returns at once.
+	// is flushed whole, with its Content-Length and "Connection: close",
+	// and ServeHTTP returns only when the reply function does
+	// (http.Server.Shutdown waits for it). Middleware that rewrites the
+	// body (compression) drops that Content-Length, and Twilio then gets
+	// the fallback only when the reply function returns. Otherwise the
+	// reply function runs in a goroutine of its own and ServeHTTP returns
+	// at once.
 	ReplyTimeout time.Duration
 
 	// Fallback is answered (with 200) when the reply function runs out of
