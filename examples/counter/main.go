@@ -15,7 +15,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,6 +28,7 @@ import (
 	"time"
 
 	"github.com/smsconvo/convo"
+	"github.com/smsconvo/convo/examples/internal/serve"
 	"github.com/smsconvo/convo/examples/internal/stores"
 )
 
@@ -91,21 +91,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fmt.Fprintf(stdout, "convo counter (store %s) listening on %s\n", *storeName, url)
 	fmt.Fprintf(stdout, "try: curl -d From=%%2B14158675308 -d To=%%2B15005550006 -d Body=hello %s\n", url)
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serve.Until(ctx, srv, ln, 15*time.Second, log)
 }

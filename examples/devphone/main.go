@@ -52,6 +52,7 @@ import (
 	"time"
 
 	"github.com/smsconvo/convo"
+	"github.com/smsconvo/convo/examples/internal/serve"
 	"github.com/smsconvo/convo/convotest"
 	"github.com/smsconvo/convo/memstore"
 )
@@ -120,23 +121,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	fmt.Fprintf(stdout, "convo dev phone on http://%s/ texting %s (%s)\n", ln.Addr(), s.webhook, signed)
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serve.Until(ctx, srv, ln, 20*time.Second, log)
 }
 
 // counterHandler is the counter example's webhook (convo.Greeter of the

@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/smsconvo/convo"
+	"github.com/smsconvo/convo/examples/internal/serve"
 	"github.com/smsconvo/convo/examples/internal/stores"
 )
 
@@ -115,23 +116,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 20 * time.Second}
 	fmt.Fprintf(stdout, "convo followup (store %s) listening on http://%s/sms\n", *storeName, ln.Addr())
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serve.Until(ctx, srv, ln, 15*time.Second, log)
 }
 
 // checkServerSide fails for a store that keeps conversations in Twilio's

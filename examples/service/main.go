@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/smsconvo/convo"
+	"github.com/smsconvo/convo/examples/internal/serve"
 	"github.com/smsconvo/convo/examples/internal/stores"
 )
 
@@ -123,22 +124,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	fmt.Fprintf(stdout, "coffee shop service (store %s) listening on http://%s; Twilio webhook at /twilio/sms\n", *storeName, ln.Addr())
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down: finishing requests in flight", "timeout", ShutdownTimeout.String())
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	log.Info("stopped")
-	return nil
+	return serve.Until(ctx, srv, ln, ShutdownTimeout, log)
 }
