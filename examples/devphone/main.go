@@ -52,8 +52,8 @@ import (
 	"time"
 
 	"github.com/smsconvo/convo"
-	"github.com/smsconvo/convo/examples/internal/serve"
 	"github.com/smsconvo/convo/convotest"
+	"github.com/smsconvo/convo/examples/internal/serve"
 	"github.com/smsconvo/convo/memstore"
 )
 
