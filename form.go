@@ -100,7 +100,7 @@ func parseForm(b []byte) (url.Values, error) {
 	if 2*n > len(spanBuf) {
 		spans = make([]span, 0, 2*n)
 	}
-	w := 0 // decoded bytes so far, at the start of b: decoding never lengthens
+	d := formDecoder{b: b, pct: -1, plus: -1}
 	for r := 0; r <= len(b); {
 		end := bytes.IndexByte(b[r:], '&')
 		if end < 0 {
@@ -115,13 +115,13 @@ func parseForm(b []byte) (url.Values, error) {
 			} else {
 				eq += r
 			}
-			k, err := unescape(b, &w, r, eq)
+			k, err := d.unescape(r, eq)
 			if err != nil {
 				return nil, err
 			}
-			v := span{w, w}
+			v := span{d.w, d.w}
 			if eq < end {
-				if v, err = unescape(b, &w, eq+1, end); err != nil {
+				if v, err = d.unescape(eq+1, end); err != nil {
 					return nil, err
 				}
 			}
@@ -129,57 +129,99 @@ func parseForm(b []byte) (url.Values, error) {
 		}
 		r = end + 1
 	}
-	text := string(b[:w])
+	text := string(b[:d.w])
 	vals := make(url.Values, len(spans)/2)
 	backing := make([]string, len(spans)/2)
 	for i := 0; i < len(spans); i += 2 {
 		k, v := spans[i], spans[i+1]
-		key, value := text[k.off:k.end], text[v.off:v.end]
-		if old, ok := vals[key]; ok {
-			vals[key] = append(old, value)
-			continue
-		}
 		j := i / 2
-		backing[j] = value
-		vals[key] = backing[j : j+1 : j+1] // capped: an append copies, never overwrites a neighbour
+		backing[j] = text[v.off:v.end]
+		n := len(vals)
+		// One map operation per parameter: a key seen before does not
+		// grow the map, and only then are its values gathered again.
+		vals[text[k.off:k.end]] = backing[j : j+1 : j+1] // capped: an append copies, never overwrites a neighbour
+		if len(vals) == n {
+			return gatherRepeated(vals, text, spans, backing), nil
+		}
 	}
 	return vals, nil
 }
 
+// gatherRepeated builds the values of a form whose keys repeat, from its
+// spans, cutting the values into backing: each key gets the values in
+// order, as url.ParseQuery gives them.
+func gatherRepeated(vals url.Values, text string, spans []span, backing []string) url.Values {
+	clear(vals)
+	for i := 0; i < len(spans); i += 2 {
+		k, v, j := spans[i], spans[i+1], i/2
+		key := text[k.off:k.end]
+		backing[j] = text[v.off:v.end]
+		if old, ok := vals[key]; ok {
+			vals[key] = append(old, backing[j])
+			continue
+		}
+		vals[key] = backing[j : j+1 : j+1]
+	}
+	return vals
+}
+
 var amp = []byte{'&'}
 
+// formDecoder decodes a form's keys and values in place, front to back.
+type formDecoder struct {
+	b []byte
+	w int // decoded bytes so far, at the start of b: decoding never lengthens
+
+	// Where the next '%' and '+' are in b, each searched for again only
+	// once decoding has passed it: the body is scanned for each once, and
+	// most keys and values hold neither.
+	pct, plus int
+}
+
 // unescape decodes b[from:to] as a query component ('+' is a space, %XX a
-// byte) to b[*w:], which is never ahead of from, advances *w past it and
+// byte) to b[w:], which is never ahead of from, advances w past it and
 // returns where it went. Errors are url.EscapeError, as url.QueryUnescape's.
-func unescape(b []byte, w *int, from, to int) (span, error) {
-	start := *w
-	d := start
+func (d *formDecoder) unescape(from, to int) (span, error) {
+	b := d.b
+	start := d.w
+	w := start
 	for from < to {
-		i := from
-		for i < to && b[i] != '%' && b[i] != '+' {
-			i++
+		if d.pct < from {
+			d.pct = indexFrom(b, '%', from)
 		}
-		if d != from {
-			copy(b[d:], b[from:i])
+		if d.plus < from {
+			d.plus = indexFrom(b, '+', from)
 		}
-		d += i - from
+		i := min(d.pct, d.plus, to)
+		if w != from {
+			copy(b[w:], b[from:i])
+		}
+		w += i - from
 		if i == to {
 			break
 		}
 		if b[i] == '+' {
-			b[d] = ' '
+			b[w] = ' '
 			from = i + 1
 		} else {
 			if i+2 >= to || !isHex(b[i+1]) || !isHex(b[i+2]) {
 				return span{}, url.EscapeError(b[i:min(i+3, to)])
 			}
-			b[d] = unhex(b[i+1])<<4 | unhex(b[i+2])
+			b[w] = unhex(b[i+1])<<4 | unhex(b[i+2])
 			from = i + 3
 		}
-		d++
+		w++
 	}
-	*w = d
-	return span{start, d}, nil
+	d.w = w
+	return span{start, w}, nil
+}
+
+// indexFrom returns the index of the first c in b[from:], or len(b).
+func indexFrom(b []byte, c byte, from int) int {
+	if i := bytes.IndexByte(b[from:], c); i >= 0 {
+		return from + i
+	}
+	return len(b)
 }
 
 func isHex(c byte) bool {
