@@ -57,7 +57,7 @@ func (c *turnContext) Done() <-chan struct{} {
 func (c *turnContext) Err() error {
 	err := c.Context.Err()
 	if err == nil {
-		if time.Now().Before(c.deadline) {
+		if time.Until(c.deadline) > 0 { // reads only the monotonic clock
 			return nil
 		}
 		c.expire() // Done closes with it, as Err may only report what Done shows

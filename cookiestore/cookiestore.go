@@ -246,11 +246,11 @@ func (s *Store) verify(key convo.Key, value string) (*verifiedCookie, error) {
 	if v := slot.Load(); v != nil && v.key == key && sameValue(v.value, value) {
 		return v, nil
 	}
-	var plain []byte
+	// The plaintext is decoded into the entry this value will be cached as.
+	v := &verifiedCookie{value: value, key: key, mac: s.macName(key)}
 	var err error
-	name := s.macName(key)
 	for _, codec := range s.codecs {
-		if err = codec.Decode(name, value, &plain); err == nil {
+		if err = codec.Decode(v.mac, value, &v.body); err == nil {
 			break
 		}
 	}
@@ -261,11 +261,9 @@ func (s *Store) verify(key convo.Key, value string) (*verifiedCookie, error) {
 		}
 		return nil, errForged
 	}
-	h, body, err := parseHeader(plain)
-	if err != nil {
+	if v.h, v.body, err = parseHeader(v.body); err != nil {
 		return nil, err
 	}
-	v := &verifiedCookie{value: value, key: key, mac: name, h: h, body: body}
 	slot.Store(v)
 	return v, nil
 }
@@ -387,7 +385,8 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	attrs := s.attributes(maxAge)
 	overhead := len("Set-Cookie: ") + len(s.name) + 1 + len(attrs)
 
-	plain, dropped, err := s.fit(&h, rec, MaxLine-overhead)
+	buf := plainBufs.Get().(*[]byte)
+	plain, dropped, err := s.fit(&h, rec, MaxLine-overhead, (*buf)[:0])
 	if err != nil {
 		if c.Ended { // the retry records do not fit: let them go with the conversation
 			s.setLine(x.Header, s.expired())
@@ -405,7 +404,8 @@ func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
 	body = bytes.Clone(body) // Encode encrypts plain in place
 	value, err := s.codecs[0].Encode(mac, plain)
 	if cap(plain) <= 4<<10 {
-		plainBufs.Put(&plain) // Encode keeps no reference to it
+		*buf = plain[:0]
+		plainBufs.Put(buf) // Encode keeps no reference to it
 	}
 	if err != nil {
 		return fmt.Errorf("cookiestore: saving %s: %w", c.Key.Redacted(), err)
@@ -439,8 +439,9 @@ func minTime(a, b time.Time) time.Time {
 // fit encodes c into the smallest plaintext whose cookie value takes at most
 // limit bytes: uncompressed if it fits, else compressed, else without the
 // oldest History turns, as few dropped as will do. It returns the
-// plaintext and how many turns it dropped.
-func (s *Store) fit(h *header, c *convo.Conversation, limit int) ([]byte, int, error) {
+// plaintext (in buf when it fits there uncompressed and whole) and how
+// many turns it dropped.
+func (s *Store) fit(h *header, c *convo.Conversation, limit int, buf []byte) ([]byte, int, error) {
 	ref := h.savedAt.UnixMilli()
 	try := func(drop int, buf []byte) ([]byte, bool) {
 		if historyText(c.History[drop:]) > maxBody { // Load would refuse it
@@ -461,7 +462,7 @@ func (s *Store) fit(h *header, c *convo.Conversation, limit int) ([]byte, int, e
 		z = deflate(z, buf[n:])
 		return z, valueLen(len(z)) <= limit
 	}
-	if b, ok := try(0, (*plainBufs.Get().(*[]byte))[:0]); ok {
+	if b, ok := try(0, buf); ok {
 		return b, 0, nil
 	}
 	// Binary search for the fewest dropped turns that fit.
