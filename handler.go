@@ -79,8 +79,10 @@ type Config struct {
 
 	// RetryRecords is how many recent message ids, with their replies, a
 	// conversation keeps to answer Twilio's retries without handling them
-	// again; 0 means DefaultRetryRecords, negative means none (and retries
-	// are then handled as new messages).
+	// again; negative means none (and retries are then handled as new
+	// messages). 0 means the Store's own default when it has a method
+	// DefaultRetryRecords() int (cookiestore keeps 1, as older records
+	// can never match a retry there), and DefaultRetryRecords otherwise.
 	RetryRecords int
 
 	// TurnTimeout bounds one whole turn: waiting for the conversation,
@@ -177,7 +179,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 		trustForwarded:  cfg.TrustForwardedHeaders,
 		maxBody:         orDefault(cfg.MaxBodyBytes, DefaultMaxBodyBytes),
 		historySize:     limit(cfg.HistorySize, DefaultHistorySize),
-		retryRecords:    limit(cfg.RetryRecords, DefaultRetryRecords),
+		retryRecords:    limit(cfg.RetryRecords, defaultRetryRecords(cfg.Store)),
 		turnTimeout:     orDefault(cfg.TurnTimeout, DefaultTurnTimeout),
 		fallback:        cfg.Fallback.TwiML(),
 		conflictRetries: orDefault(cfg.ConflictRetries, DefaultConflictRetries),
@@ -220,6 +222,15 @@ func orDefault[T int | int64 | time.Duration](v, def T) T {
 		return def
 	}
 	return v
+}
+
+// defaultRetryRecords returns the store's choice of how many retry records
+// to keep, or DefaultRetryRecords.
+func defaultRetryRecords(s Store) int {
+	if d, ok := s.(interface{ DefaultRetryRecords() int }); ok {
+		return max(d.DefaultRetryRecords(), -1) // below 0: none, as for RetryRecords
+	}
+	return DefaultRetryRecords
 }
 
 func limit(v, def int) int {

@@ -499,6 +499,44 @@ func TestHistoryAndRetryRecordsBounded(t *testing.T) {
 	assert.Equal(t, "SM15", c.Handled[0].ID)
 }
 
+// retryStore is a store with its own default number of retry records.
+type retryStore struct {
+	convo.Store
+	records int
+}
+
+func (s retryStore) DefaultRetryRecords() int { return s.records }
+
+func TestRetryRecordsStoreDefault(t *testing.T) {
+	tests := []struct {
+		name          string
+		store, config int // the store's default, Config.RetryRecords
+		want          int
+	}{
+		{"store's default", 2, 0, 2},
+		{"config wins", 2, 5, 5},
+		{"config says none", 2, -1, 0},
+		{"store says none", -3, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, func(c *convo.Config) {
+				c.Store = retryStore{c.Store, tt.store}
+				c.RetryRecords = tt.config
+			})
+			for i := range 8 {
+				require.Equal(t, 200, post(t, f.h, form(reyNum, twilNum, "hi", fmt.Sprint("SM", i)), token).Code)
+			}
+			c, err := f.store.Load(context.Background(), convo.Key{From: reyNum, To: twilNum})
+			require.NoError(t, err)
+			require.Len(t, c.Handled, tt.want)
+			if tt.want > 0 {
+				assert.Equal(t, "SM7", c.Handled[tt.want-1].ID, "the newest records are kept")
+			}
+		})
+	}
+}
+
 func TestChannelsAreSeparateConversations(t *testing.T) {
 	f := newFixture(t, nil)
 	post(t, f.h, form(reyNum, twilNum, "a", "SM1"), token)

@@ -474,11 +474,11 @@ func (r *reader) shared(texts *strings.Builder, prev span, what string) span {
 }
 
 // conversationBlock is a conversation with room for the turns and retry
-// records the Handler keeps by default.
+// records the Handler keeps by default with this store.
 type conversationBlock struct {
 	c       convo.Conversation
 	turns   [convo.DefaultHistorySize]convo.Turn
-	handled [convo.DefaultRetryRecords]convo.Handled
+	handled [retryRecords]convo.Handled
 }
 
 // parseBody decodes a body into a conversation for key.
@@ -496,8 +496,8 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 	r := reader{b: body}
 	var arena []byte // made once the retry records are counted
 	cut := func(start int) []byte { return arena[start:len(arena):len(arena)] }
-	// The Handler's defaults keep four turns and four retry records: one
-	// allocation holds them with the conversation.
+	// The Handler's defaults keep four turns and one retry record here:
+	// one allocation holds them with the conversation.
 	block := new(conversationBlock)
 	c := &block.c
 	// An ended conversation's record loads as the fresh conversation that
@@ -510,9 +510,11 @@ func parseBody(h *header, body []byte, key convo.Key) (*convo.Conversation, erro
 	c.Count = int(count)
 	state := r.bytes("state") // copied into the arena below: body may be shared (Store.verified)
 	// History texts, then packed SIDs in text form, are written to texts
-	// and cut from it: one allocation for all of them, most of the time.
+	// and cut from it: one allocation for all of them, most of the time
+	// (turns share prefixes, so their texts take about twice their bytes
+	// in the body).
 	var texts strings.Builder
-	texts.Grow(len(body) + 34*convo.DefaultRetryRecords)
+	texts.Grow(2*len(body) + 34*retryRecords)
 	if n := r.count("history", 4); n > 0 {
 		if n <= len(block.turns) {
 			c.History = block.turns[:n:n]

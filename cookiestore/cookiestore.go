@@ -293,6 +293,22 @@ func (s *Store) remember(value string, key convo.Key, mac string, h header, body
 	s.slot(value).Store(&verifiedCookie{value: value, key: key, mac: mac, h: h, body: body})
 }
 
+// retryRecords is what DefaultRetryRecords returns.
+const retryRecords = 1
+
+// DefaultRetryRecords returns 1: how many retry records a convo.Handler
+// keeps with this store when its Config.RetryRecords is 0. A cookie comes
+// back only after Twilio has taken the answer that set it, and Twilio
+// retries only messages it got no answer for, so older messages' records
+// in a cookie can never match a retry (see "What a client-held store
+// cannot guarantee" in the package doc). The newest one still answers a
+// message delivered again with its own answer's cookie (a duplicate, or a
+// replay) with the same TwiML, counting nothing. Every further record
+// costs its message id and reply in each cookie (about 45 bytes of the
+// counter's Set-Cookie line) and the time to encrypt and decrypt them; set
+// Config.RetryRecords to keep more.
+func (s *Store) DefaultRetryRecords() int { return retryRecords }
+
 // Load returns the conversation in the request's cookie for key. A missing,
 // expired, tampered, truncated, unreadable or other pair's cookie, or one
 // signed with a key no longer in Options.Keys, gives a fresh conversation

@@ -127,10 +127,13 @@ func TestRefusedCookiesStartFresh(t *testing.T) {
 		reason string
 	}{
 		{"tampered", func(_ *fixture, good string) string {
+			// Another base64 character in the middle: the value still
+			// decodes, and fails its MAC.
 			b := []byte(good)
 			i := len(b) / 2
-			b[i] ^= 1
-			if b[i] == '=' || b[i] == ';' || b[i] >= 0x7f || b[i] < 0x21 {
+			if b[i] == 'A' {
+				b[i] = 'B'
+			} else {
 				b[i] = 'A'
 			}
 			return string(b)

@@ -35,15 +35,16 @@
 // equal to its turn's text wrapped in <Message> costs two bytes). A record
 // is DEFLATE-compressed only when it does not fit otherwise.
 //
-// A counter conversation with the Handler's defaults (4 turns, 6 retry
-// records) takes a Set-Cookie line of about 700 bytes. The whole line is
-// held to 4096 bytes (MaxLine); Save compresses, then drops the oldest
-// History turns (from c too) until it fits, and when the state and retry
-// records alone cannot fit it fails with a *TooLargeError, which matches
-// convo.ErrTooLarge, and sets no cookie. In practice that leaves room for
-// about 2.7 KB of incompressible application state beside the default
-// turns and retry records, and far more if it compresses well (up to
-// 64 KiB uncompressed).
+// A counter conversation with the Handler's defaults (4 turns, and 1
+// retry record, this store's choice: see Store.DefaultRetryRecords) takes
+// a Set-Cookie line of about 440 bytes; each further retry record adds
+// about 45. The whole line is held to 4096 bytes (MaxLine); Save
+// compresses, then drops the oldest History turns (from c too) until it
+// fits, and when the state and retry records alone cannot fit it fails
+// with a *TooLargeError, which matches convo.ErrTooLarge, and sets no
+// cookie. In practice that leaves room for about 2.8 KB of incompressible
+// application state beside the default turns and retry record, and far
+// more if it compresses well (up to 64 KiB uncompressed).
 //
 // # Keys and rotation
 //

@@ -10,8 +10,8 @@ import (
 )
 
 // counterConversation is the counter's conversation after n messages with
-// the Handler's defaults (4 turns, 6 retry records), as the benchmarks
-// module's pairs reach it.
+// the Handler's defaults with this store (4 turns, 1 retry record), as the
+// benchmarks module's pairs reach it.
 func counterConversation(n int) (*convo.Conversation, header) {
 	c := convo.NewConversation(convo.Key{From: "+14155550001", To: "+15005550006"})
 	greet := convo.Greeter(convo.SeedNames())
@@ -26,7 +26,7 @@ func counterConversation(n int) (*convo.Conversation, header) {
 			c.History = c.History[1:]
 		}
 		c.Handled = append(c.Handled, convo.Handled{ID: m.MessageSID, Reply: r.TwiML()})
-		if len(c.Handled) > convo.DefaultRetryRecords {
+		if len(c.Handled) > retryRecords {
 			c.Handled = c.Handled[1:]
 		}
 		c.LastActive = now
