@@ -79,7 +79,9 @@ var (
 // The [Handler] passes every call a context carrying the webhook's HTTP
 // exchange (see [ExchangeFrom]), so a store may keep the conversation in
 // the request's cookie and the answer's Set-Cookie header instead of on a
-// server.
+// server. A store may also have a method DefaultRetryRecords() int, to
+// choose how many retry records the Handler keeps in its conversations
+// unless [Config].RetryRecords says otherwise (cookiestore keeps 1).
 type Store interface {
 	Load(ctx context.Context, key Key) (*Conversation, error)
 	Save(ctx context.Context, c *Conversation) error
