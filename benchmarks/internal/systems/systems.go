@@ -120,6 +120,25 @@ func newFloor(func(), string) (http.Handler, func() error, error) {
 	}), noClose, nil
 }
 
+// pairOf parses a peer's webhook form and returns its From and To, then
+// calls hook, if any. When either is missing it answers 400 and returns
+// false.
+func pairOf(w http.ResponseWriter, r *http.Request, hook func()) (from, to string, ok bool) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return "", "", false
+	}
+	from, to = r.PostForm.Get("From"), r.PostForm.Get("To")
+	if from == "" || to == "" {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return "", "", false
+	}
+	if hook != nil {
+		hook()
+	}
+	return from, to, true
+}
+
 // newMutexMap counts in one map keyed by the pair, behind one mutex: what
 // a careful net/http user writes for a single server.
 func newMutexMap(hook func(), _ string) (http.Handler, func() error, error) {
@@ -129,17 +148,9 @@ func newMutexMap(hook func(), _ string) (http.Handler, func() error, error) {
 		counts = make(map[pair]int)
 	)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := r.ParseForm(); err != nil {
-			http.Error(w, "bad form", http.StatusBadRequest)
+		from, to, ok := pairOf(w, r, hook)
+		if !ok {
 			return
-		}
-		from, to := r.PostForm.Get("From"), r.PostForm.Get("To")
-		if from == "" || to == "" {
-			http.Error(w, "bad form", http.StatusBadRequest)
-			return
-		}
-		if hook != nil {
-			hook()
 		}
 		mu.Lock()
 		counts[pair{from, to}]++
@@ -193,17 +204,9 @@ func newGorilla(hook func(), _ string) (http.Handler, func() error, error) {
 	store := sessions.NewCookieStore(securecookie.GenerateRandomKey(32), securecookie.GenerateRandomKey(32))
 	store.Options = &sessions.Options{Path: "/", MaxAge: 4 * 3600, HttpOnly: true, Secure: true}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := r.ParseForm(); err != nil {
-			http.Error(w, "bad form", http.StatusBadRequest)
+		from, to, ok := pairOf(w, r, hook)
+		if !ok {
 			return
-		}
-		from, to := r.PostForm.Get("From"), r.PostForm.Get("To")
-		if from == "" || to == "" {
-			http.Error(w, "bad form", http.StatusBadRequest)
-			return
-		}
-		if hook != nil {
-			hook()
 		}
 		sess, _ := store.Get(r, "counter") // a bad cookie gives a new session
 		n, _ := sess.Values["count"].(int)
@@ -229,17 +232,9 @@ func newSCS(hook func(), _ string) (http.Handler, func() error, error) {
 	sm.Lifetime = 4 * time.Hour
 	sm.Cookie.Secure = true
 	return sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := r.ParseForm(); err != nil {
-			http.Error(w, "bad form", http.StatusBadRequest)
+		from, to, ok := pairOf(w, r, hook)
+		if !ok {
 			return
-		}
-		from, to := r.PostForm.Get("From"), r.PostForm.Get("To")
-		if from == "" || to == "" {
-			http.Error(w, "bad form", http.StatusBadRequest)
-			return
-		}
-		if hook != nil {
-			hook()
 		}
 		n := sm.GetInt(r.Context(), "count") + 1
 		sm.Put(r.Context(), "count", n)
