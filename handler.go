@@ -228,7 +228,7 @@ func orDefault[T int | int64 | time.Duration](v, def T) T {
 // to keep, or DefaultRetryRecords.
 func defaultRetryRecords(s Store) int {
 	if d, ok := s.(interface{ DefaultRetryRecords() int }); ok {
-		return max(d.DefaultRetryRecords(), -1) // below 0: none, as for RetryRecords
+		return max(d.DefaultRetryRecords(), 0) // below 0: none
 	}
 	return DefaultRetryRecords
 }
