@@ -306,7 +306,9 @@ const retryRecords = 1
 // replay) with the same TwiML, counting nothing. Every further record
 // costs its message id and reply in each cookie (about 45 bytes of the
 // counter's Set-Cookie line) and the time to encrypt and decrypt them; set
-// Config.RetryRecords to keep more.
+// Config.RetryRecords to keep more. A Store wrapped in a type of your own
+// (for metrics, say) hides this method from the Handler, which then keeps
+// its own default of 6: set Config.RetryRecords to 1 there.
 func (s *Store) DefaultRetryRecords() int { return retryRecords }
 
 // Load returns the conversation in the request's cookie for key. A missing,
