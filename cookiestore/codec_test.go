@@ -53,23 +53,31 @@ func sampleConversation() (*convo.Conversation, header) {
 	return c, header{version: 42, savedAt: now, expiresAt: now.Add(4 * time.Hour), started: c.Started, lastActive: c.LastActive}
 }
 
+// assertSampleDecoded checks that got, decoded from a record, holds every
+// field of want, sampleConversation's conversation (version 42), its retry
+// replies byte for byte.
+func assertSampleDecoded(t *testing.T, want, got *convo.Conversation) {
+	t.Helper()
+	assert.Equal(t, want.Key, got.Key)
+	assert.Equal(t, uint64(42), got.Version)
+	assert.Equal(t, want.Count, got.Count)
+	assert.Equal(t, want.Started, got.Started)
+	assert.Equal(t, want.LastActive, got.LastActive)
+	assert.Equal(t, want.History, got.History)
+	assert.Equal(t, string(want.State), string(got.State))
+	require.Len(t, got.Handled, len(want.Handled))
+	for i := range want.Handled {
+		assert.Equal(t, want.Handled[i].ID, got.Handled[i].ID)
+		assert.Equal(t, string(want.Handled[i].Reply), string(got.Handled[i].Reply), "retry reply %d not byte for byte", i)
+	}
+}
+
 func TestRecordRoundTrip(t *testing.T) {
 	c, h := sampleConversation()
 	b := encodeRecord(c, h)
 	got, err := decodeRecord(t, b)
 	require.NoError(t, err)
-	assert.Equal(t, c.Key, got.Key)
-	assert.Equal(t, uint64(42), got.Version)
-	assert.Equal(t, c.Count, got.Count)
-	assert.Equal(t, c.Started, got.Started)
-	assert.Equal(t, c.LastActive, got.LastActive)
-	assert.Equal(t, c.History, got.History)
-	assert.Equal(t, string(c.State), string(got.State))
-	require.Len(t, got.Handled, len(c.Handled))
-	for i := range c.Handled {
-		assert.Equal(t, c.Handled[i].ID, got.Handled[i].ID)
-		assert.Equal(t, string(c.Handled[i].Reply), string(got.Handled[i].Reply), "retry reply %d not byte for byte", i)
-	}
+	assertSampleDecoded(t, c, got)
 	// Replies are abbreviated: the record is far smaller than the replies.
 	replies := 0
 	for _, hd := range c.Handled {

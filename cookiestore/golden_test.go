@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -36,18 +35,7 @@ func TestGoldenRecords(t *testing.T) {
 			require.NoError(t, err)
 			got, err := decodeRecord(t, data)
 			require.NoError(t, err)
-			assert.Equal(t, want.Key, got.Key)
-			assert.Equal(t, uint64(42), got.Version)
-			assert.Equal(t, want.Count, got.Count)
-			assert.Equal(t, want.Started, got.Started)
-			assert.Equal(t, want.LastActive, got.LastActive)
-			assert.Equal(t, want.History, got.History)
-			assert.Equal(t, string(want.State), string(got.State))
-			require.Len(t, got.Handled, len(want.Handled))
-			for i := range want.Handled {
-				assert.Equal(t, want.Handled[i].ID, got.Handled[i].ID)
-				assert.Equal(t, string(want.Handled[i].Reply), string(got.Handled[i].Reply))
-			}
+			assertSampleDecoded(t, want, got)
 		})
 	}
 }
