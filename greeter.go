@@ -30,24 +30,3 @@ func Greeter(names map[string]string) ReplyFunc {
 		return Text(name + " has messaged " + m.To + " " + strconv.Itoa(c.Count) + " times"), nil
 	}
 }
-
-// WithState adapts a reply function that works on typed application state:
-// the Handler decodes the conversation's state into a *T (the zero T for a
-// new conversation), calls fn, and stores the *T back, so call sites need
-// no decoding and no type assertions.
-func WithState[T any](fn func(ctx context.Context, c *Conversation, m *Message, state *T) (Reply, error)) ReplyFunc {
-	return func(ctx context.Context, c *Conversation, m *Message) (Reply, error) {
-		state, err := StateOf[T](c)
-		if err != nil {
-			return Reply{}, err
-		}
-		reply, err := fn(ctx, c, m, &state)
-		if err != nil {
-			return Reply{}, err
-		}
-		if err := SetState(c, state); err != nil {
-			return Reply{}, err
-		}
-		return reply, nil
-	}
-}

@@ -1,21 +1,15 @@
 package convo_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,118 +22,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-const (
-	token   = "12345678901234567890123456789012"
-	reyNum  = "+14158675308"
-	twilNum = "+15005550006"
-	hookURL = "https://convo.example.com/sms"
-)
-
-// sign computes X-Twilio-Signature as Twilio documents it, independently of
-// twilio-go: base64(HMAC-SHA1(token, URL + each POST parameter's name and
-// value, sorted by name)).
-func sign(token, url string, form url.Values) string {
-	keys := make([]string, 0, len(form))
-	for k := range form {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString(url)
-	for _, k := range keys {
-		b.WriteString(k)
-		b.WriteString(form.Get(k))
-	}
-	mac := hmac.New(sha1.New, []byte(token))
-	mac.Write([]byte(b.String()))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
-}
-
-func form(from, to, body, sid string) url.Values {
-	f := url.Values{"From": {from}, "To": {to}, "Body": {body}, "AccountSid": {"AC" + strings.Repeat("0", 32)}}
-	if sid != "" {
-		f.Set("MessageSid", sid)
-	}
-	return f
-}
-
-// post sends form to h as Twilio would to hookURL, signed with token when it
-// is not empty.
-func post(t testing.TB, h http.Handler, f url.Values, token string) *httptest.ResponseRecorder {
-	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, hookURL, strings.NewReader(f.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if token != "" {
-		req.Header.Set("X-Twilio-Signature", sign(token, hookURL, f))
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
-}
-
-// messages parses a TwiML answer and returns the texts of its <Message>s.
-func messages(t testing.TB, doc []byte) []string {
-	t.Helper()
-	var resp struct {
-		XMLName  xml.Name `xml:"Response"`
-		Messages []struct {
-			Text string `xml:",chardata"`
-			Body string `xml:"Body"`
-		} `xml:"Message"`
-	}
-	require.NoError(t, xml.Unmarshal(doc, &resp), "answer is not TwiML: %s", doc)
-	var out []string
-	for _, m := range resp.Messages {
-		out = append(out, m.Text+m.Body)
-	}
-	return out
-}
-
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-type fixture struct {
-	h     *convo.Handler
-	store *memstore.Store
-	clock *convotest.Clock
-	logs  *logBuffer
-}
-
-func newFixture(t testing.TB, mod func(*convo.Config)) *fixture {
-	t.Helper()
-	clock := convotest.NewClock(time.Time{})
-	store := memstore.New(memstore.Options{Expiry: convo.Expiry{Now: clock.Now}})
-	t.Cleanup(func() { store.Close() })
-	logs := &logBuffer{}
-	cfg := convo.Config{
-		Store:     store,
-		Reply:     convo.Greeter(convo.SeedNames()),
-		AuthToken: token,
-		Now:       clock.Now,
-		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}
-	if mod != nil {
-		mod(&cfg)
-	}
-	h, err := convo.NewHandler(cfg)
-	require.NoError(t, err)
-	return &fixture{h: h, store: store, clock: clock, logs: logs}
-}
 
 func TestSeedConversation(t *testing.T) {
 	f := newFixture(t, nil)
@@ -157,15 +39,17 @@ func TestSeedConversation(t *testing.T) {
 func TestNewHandlerRefusesUnsafeConfig(t *testing.T) {
 	store := memstore.New(memstore.Options{})
 	defer store.Close()
+	reply := convo.Greeter(nil)
 	tests := []struct {
 		name string
 		cfg  convo.Config
 		want string
 	}{
-		{"no store", convo.Config{AuthToken: token}, "Store"},
-		{"no token", convo.Config{Store: store}, "AuthToken"},
-		{"relative public URL", convo.Config{Store: store, AuthToken: token, PublicURL: "/sms"}, "PublicURL"},
-		{"ftp public URL", convo.Config{Store: store, AuthToken: token, PublicURL: "ftp://x/sms"}, "PublicURL"},
+		{"no store", convo.Config{Reply: reply, AuthToken: token}, "Store"},
+		{"no reply", convo.Config{Store: store, AuthToken: token}, "Reply"},
+		{"no token", convo.Config{Store: store, Reply: reply}, "AuthToken"},
+		{"relative public URL", convo.Config{Store: store, Reply: reply, AuthToken: token, PublicURL: "/sms"}, "PublicURL"},
+		{"ftp public URL", convo.Config{Store: store, Reply: reply, AuthToken: token, PublicURL: "ftp://x/sms"}, "PublicURL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,42 +58,59 @@ func TestNewHandlerRefusesUnsafeConfig(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.want)
 		})
 	}
-	_, err := convo.NewHandler(convo.Config{Store: store, InsecureSkipSignatureCheck: true})
-	assert.NoError(t, err, "the explicit opt-out must work")
+	for _, cfg := range []convo.Config{
+		{Store: store, Reply: reply, InsecureSkipSignatureCheck: true},
+		{Store: store, Reply: reply, SharedKeySecret: "shared"},
+	} {
+		_, err := convo.NewHandler(cfg)
+		assert.NoError(t, err)
+	}
 }
 
 func TestRefusals(t *testing.T) {
 	f := newFixture(t, nil)
 	good := form(reyNum, twilNum, "hi", "SM1")
+	long := form(strings.Repeat("1", 10<<10), twilNum, "hi", "SM2")
 	tests := []struct {
 		name   string
 		method string
+		ctype  string
 		body   string
 		sig    string // "" = sign the body's form correctly; "-" = none
 		url    string
 		want   int
 	}{
-		{"GET", http.MethodGet, "", "-", hookURL, http.StatusMethodNotAllowed},
-		{"PUT", http.MethodPut, good.Encode(), "", hookURL, http.StatusMethodNotAllowed},
-		{"body too large", http.MethodPost, good.Encode() + "&Pad=" + strings.Repeat("x", convo.DefaultMaxBodyBytes), "-", hookURL, http.StatusRequestEntityTooLarge},
-		{"malformed form", http.MethodPost, "From=%zz&To=1", "-", hookURL, http.StatusBadRequest},
-		{"no signature", http.MethodPost, good.Encode(), "-", hookURL, http.StatusForbidden},
-		{"wrong signature", http.MethodPost, good.Encode(), sign("wrong-token", hookURL, good), hookURL, http.StatusForbidden},
-		{"signature for another URL", http.MethodPost, good.Encode(), sign(token, "https://evil.example.com/sms", good), hookURL, http.StatusForbidden},
-		{"signature for another body", http.MethodPost, form(reyNum, twilNum, "tampered", "SM1").Encode(), sign(token, hookURL, good), hookURL, http.StatusForbidden},
-		{"http instead of https", http.MethodPost, good.Encode(), "", "http://convo.example.com/sms", http.StatusForbidden},
-		{"missing From", http.MethodPost, url.Values{"To": {twilNum}, "Body": {"x"}}.Encode(), "", hookURL, http.StatusBadRequest},
-		{"missing To", http.MethodPost, url.Values{"From": {reyNum}, "Body": {"x"}}.Encode(), "", hookURL, http.StatusBadRequest},
-		{"bad NumMedia", http.MethodPost, url.Values{"From": {reyNum}, "To": {twilNum}, "NumMedia": {"99"}}.Encode(), "", hookURL, http.StatusBadRequest},
+		{"GET", http.MethodGet, "", "", "-", hookURL, http.StatusMethodNotAllowed},
+		{"PUT", http.MethodPut, "", good.Encode(), "", hookURL, http.StatusMethodNotAllowed},
+		{"JSON", http.MethodPost, "application/json", `{"From":"+1"}`, "-", hookURL, http.StatusUnsupportedMediaType},
+		{"no content type", http.MethodPost, "-", good.Encode(), "", hookURL, http.StatusUnsupportedMediaType},
+		{"body too large", http.MethodPost, "", good.Encode() + "&Pad=" + strings.Repeat("x", convo.DefaultMaxBodyBytes), "-", hookURL, http.StatusRequestEntityTooLarge},
+		{"malformed form", http.MethodPost, "", "From=%zz&To=1", "-", hookURL, http.StatusBadRequest},
+		{"no signature", http.MethodPost, "", good.Encode(), "-", hookURL, http.StatusForbidden},
+		{"signature not base64", http.MethodPost, "", good.Encode(), "!!", hookURL, http.StatusForbidden},
+		{"wrong signature", http.MethodPost, "", good.Encode(), convotest.Signature("wrong-token", hookURL, good), hookURL, http.StatusForbidden},
+		{"signature for another URL", http.MethodPost, "", good.Encode(), convotest.Signature(token, "https://evil.example.com/sms", good), hookURL, http.StatusForbidden},
+		{"signature for another body", http.MethodPost, "", form(reyNum, twilNum, "tampered", "SM1").Encode(), convotest.Signature(token, hookURL, good), hookURL, http.StatusForbidden},
+		{"http instead of https", http.MethodPost, "", good.Encode(), "", "http://convo.example.com/sms", http.StatusForbidden},
+		{"missing From", http.MethodPost, "", url.Values{"To": {twilNum}, "Body": {"x"}}.Encode(), "", hookURL, http.StatusBadRequest},
+		{"missing To", http.MethodPost, "", url.Values{"From": {reyNum}, "Body": {"x"}}.Encode(), "", hookURL, http.StatusBadRequest},
+		{"From of 10 KB", http.MethodPost, "", long.Encode(), "", hookURL, http.StatusBadRequest},
+		{"bad NumMedia", http.MethodPost, "", url.Values{"From": {reyNum}, "To": {twilNum}, "NumMedia": {"99"}}.Encode(), "", hookURL, http.StatusBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := httptest.NewRequest(tt.method, tt.url, strings.NewReader(tt.body))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			switch tt.ctype {
+			case "":
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			case "-":
+			default:
+				req.Header.Set("Content-Type", tt.ctype)
+			}
 			switch tt.sig {
 			case "":
 				parsed, _ := url.ParseQuery(tt.body)
-				req.Header.Set("X-Twilio-Signature", sign(token, hookURL, parsed))
+				req.Header.Set("X-Twilio-Signature", convotest.Signature(token, hookURL, parsed))
 			case "-":
 			default:
 				req.Header.Set("X-Twilio-Signature", tt.sig)
@@ -222,13 +123,28 @@ func TestRefusals(t *testing.T) {
 			}
 		})
 	}
-	c, err := f.store.Load(context.Background(), convo.Key{From: reyNum, To: twilNum})
-	require.NoError(t, err)
-	assert.Zero(t, c.Count, "a refused request changed the conversation")
+	assert.Equal(t, 0, f.store.Len(), "a refused request reached the store")
 	logs := f.logs.String()
 	assert.Contains(t, logs, "invalid Twilio signature")
+	assert.Contains(t, logs, "status=400")
 	assert.NotContains(t, logs, token, "the auth token reached the log")
 	assert.NotContains(t, logs, reyNum, "a full phone number reached the log")
+}
+
+// A From or To over MaxAddressLen is refused with 400 before any store is
+// touched, whatever the store.
+func TestOverLongAddressNeverReachesTheStore(t *testing.T) {
+	var fs *convotest.FaultyStore
+	f := newFixture(t, func(c *convo.Config) { fs = convotest.NewFaultyStore(c.Store); c.Store = fs })
+	for _, fm := range []url.Values{
+		form(strings.Repeat("9", 10<<10), twilNum, "hi", "SM1"),
+		form(reyNum, "whatsapp:"+strings.Repeat("9", convo.MaxAddressLen), "hi", "SM2"),
+	} {
+		assert.Equal(t, http.StatusBadRequest, post(t, f.h, fm, token).Code)
+	}
+	loads, saves, _, _ := fs.Calls()
+	assert.Zero(t, loads+saves, "the store was called for a refused request")
+	assert.NotContains(t, f.logs.String(), "ERROR", "a caller's mistake logged as a failure")
 }
 
 func TestSignatureURLs(t *testing.T) {
@@ -242,11 +158,14 @@ func TestSignatureURLs(t *testing.T) {
 		want    int
 	}{
 		{"as seen", nil, "https://convo.example.com/sms?x=1", "https://convo.example.com/sms?x=1", nil, 200},
-		{"default port", nil, "https://convo.example.com/sms", "https://convo.example.com:443/sms", nil, 200},
+		{"default port added", nil, "https://convo.example.com/sms", "https://convo.example.com:443/sms", nil, 200},
+		{"default port removed", nil, "https://convo.example.com:443/sms", "https://convo.example.com/sms", nil, 200},
 		{"public base URL", func(c *convo.Config) { c.PublicURL = "https://public.example.com" },
 			"http://127.0.0.1:8080/sms?x=1", "https://public.example.com/sms?x=1", nil, 200},
 		{"public URL with path", func(c *convo.Config) { c.PublicURL = "https://public.example.com/hooks/sms" },
 			"http://127.0.0.1:8080/sms?x=1", "https://public.example.com/hooks/sms?x=1", nil, 200},
+		{"public URL with query", func(c *convo.Config) { c.PublicURL = "https://public.example.com/hooks/sms?k=v" },
+			"http://127.0.0.1:8080/sms?x=1", "https://public.example.com/hooks/sms?k=v", nil, 200},
 		{"public URL not used by Twilio", func(c *convo.Config) { c.PublicURL = "https://public.example.com" },
 			"http://127.0.0.1:8080/sms", "http://127.0.0.1:8080/sms", nil, 403},
 		{"forwarded headers trusted", func(c *convo.Config) { c.TrustForwardedHeaders = true },
@@ -261,7 +180,7 @@ func TestSignatureURLs(t *testing.T) {
 			fx := newFixture(t, tt.cfg)
 			req := httptest.NewRequest(http.MethodPost, tt.target, strings.NewReader(f.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("X-Twilio-Signature", sign(token, tt.signed, f))
+			req.Header.Set("X-Twilio-Signature", convotest.Signature(token, tt.signed, f))
 			for k, v := range tt.headers {
 				req.Header.Set(k, v)
 			}
@@ -272,94 +191,98 @@ func TestSignatureURLs(t *testing.T) {
 	}
 }
 
-func TestConcurrentMessagesAllCounted(t *testing.T) {
+func TestBurstAllCounted(t *testing.T) {
 	f := newFixture(t, nil)
-	const n = 50
-	replies := make([]string, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rec := post(t, f.h, form(reyNum, twilNum, "burst", fmt.Sprint("SMburst", i)), token)
-			if rec.Code == http.StatusOK {
-				replies[i] = messages(t, rec.Body.Bytes())[0]
-			}
-		}()
-	}
-	wg.Wait()
+	replies, err := f.rey.Burst(context.Background(), 50, nil)
+	require.NoError(t, err)
 	seen := map[string]bool{}
 	for _, r := range replies {
-		seen[r] = true
+		seen[r.String()] = true
 	}
-	for i := 1; i <= n; i++ {
-		assert.True(t, seen[fmt.Sprintf("Rey has messaged +15005550006 %d times", i)], "count %d never answered", i)
+	for i := 1; i <= 50; i++ {
+		assert.True(t, seen[counted(i)[0]], "count %d never answered", i)
 	}
-	c, _ := f.store.Load(context.Background(), convo.Key{From: reyNum, To: twilNum})
-	assert.Equal(t, n, c.Count)
+	assert.Equal(t, 50, f.stored(t, rey).Count)
 }
 
-// Two handlers sharing one store stand for two servers of a fleet: their
+// Two Handlers sharing one store stand for two servers of a fleet: their
 // in-process locks do not see each other, so only the store's
-// compare-and-set keeps the count.
-func TestFleetConflictsRerunTheTurn(t *testing.T) {
+// compare-and-set keeps the count. Then Twilio retries every message of
+// the burst on the other server: each gets its first answer, byte for byte,
+// and nothing is counted again.
+func TestFleetBurstAndRetriesOnTheOtherServer(t *testing.T) {
 	store := memstore.New(memstore.Options{})
 	defer store.Close()
-	var handlers []*convo.Handler
+	var tws []*convotest.Twilio
 	for range 2 {
-		h, err := convo.NewHandler(convo.Config{Store: store, InsecureSkipSignatureCheck: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		h, err := convo.NewHandler(convo.Config{Store: store, Reply: convo.Greeter(nil), InsecureSkipSignatureCheck: true})
 		require.NoError(t, err)
-		handlers = append(handlers, h)
+		tws = append(tws, convotest.NewTwilio(h, convotest.TwilioOptions{}))
 	}
-	const n = 60
-	counts := make(chan string, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rec := post(t, handlers[i%2], form(reyNum, twilNum, "x", fmt.Sprint("SMfleet", i)), "")
-			if assert.Equal(t, http.StatusOK, rec.Code) {
-				counts <- messages(t, rec.Body.Bytes())[0]
-			}
-		}()
+	ctx := context.Background()
+	phone := tws[0].Phone(reyNum, twilNum)
+	replies, err := phone.Burst(ctx, 40, nil)
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for _, r := range replies {
+		seen[r.String()] = true
+		again, err := tws[1].Resend(ctx, r)
+		require.NoError(t, err)
+		assert.Equal(t, string(r.Body), string(again.Body), "a retry on the other server got another answer")
 	}
-	wg.Wait()
-	close(counts)
-	seen := map[string]int{}
-	for c := range counts {
-		seen[c]++
-	}
-	for i := 1; i <= n; i++ {
-		assert.Equal(t, 1, seen[fmt.Sprintf("Friend has messaged +15005550006 %d times", i)], "count %d", i)
-	}
+	assert.Len(t, seen, 40, "the burst's counts are not 40 distinct ones")
+	r, err := phone.Send(ctx, "one more")
+	require.NoError(t, err)
+	assert.Equal(t, "Friend has messaged +15005550006 41 times", r.String())
 }
 
-func TestRetryAnsweredIdentically(t *testing.T) {
+// A retry is answered from its record however many messages came between,
+// within the retry window; after it, the message is handled anew.
+func TestRetriesKeptByTime(t *testing.T) {
 	f := newFixture(t, nil)
-	first := post(t, f.h, form(reyNum, twilNum, "one", "SM1"), token)
-	post(t, f.h, form(reyNum, twilNum, "two", "SM2"), token)
-	retry := post(t, f.h, form(reyNum, twilNum, "one", "SM1"), token)
-	require.Equal(t, http.StatusOK, retry.Code)
-	assert.Equal(t, first.Body.Bytes(), retry.Body.Bytes(), "a retry must get the same bytes")
-	c, _ := f.store.Load(context.Background(), convo.Key{From: reyNum, To: twilNum})
-	assert.Equal(t, 2, c.Count, "a retry was counted")
+	ctx := context.Background()
+	first, err := f.rey.Send(ctx, "first")
+	require.NoError(t, err)
+	for range 30 {
+		f.text(t, "newer")
+	}
+	again, err := f.rey.Resend(ctx, first)
+	require.NoError(t, err)
+	assert.Equal(t, string(first.Body), string(again.Body), "a retry after 30 newer messages got another answer")
+	assert.Equal(t, 31, f.stored(t, rey).Count, "a retry was counted")
 
-	// Without MessageSid, the idempotency token identifies the message.
-	withToken := func() *httptest.ResponseRecorder {
+	f.clock.Advance(convo.DefaultRetryWindow + time.Second)
+	later, err := f.rey.Send(ctx, "later")
+	require.NoError(t, err)
+	again, err = f.rey.Resend(ctx, first)
+	require.NoError(t, err)
+	assert.Equal(t, counted(33), again.Texts(), "a message retried after the window is handled anew")
+	assert.Equal(t, []string{later.Form.Get("MessageSid"), first.Form.Get("MessageSid")}, convo.RetryIDs(f.stored(t, rey)),
+		"records outside the window are dropped")
+}
+
+func TestRetryRecordsBounded(t *testing.T) {
+	f := newFixture(t, nil)
+	for range 100 {
+		f.text(t, "hi")
+	}
+	assert.Len(t, convo.RetryIDs(f.stored(t, rey)), 64, "at most 64 retry records")
+}
+
+func TestRetryWithoutMessageSidUsesIdempotencyToken(t *testing.T) {
+	f := newFixture(t, nil)
+	send := func() string {
 		fm := form(reyNum, twilNum, "three", "")
 		req := httptest.NewRequest(http.MethodPost, hookURL, strings.NewReader(fm.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("X-Twilio-Signature", sign(token, hookURL, fm))
+		req.Header.Set("X-Twilio-Signature", convotest.Signature(token, hookURL, fm))
 		req.Header.Set("I-Twilio-Idempotency-Token", "idem-3")
 		rec := httptest.NewRecorder()
 		f.h.ServeHTTP(rec, req)
-		return rec
+		return rec.Body.String()
 	}
-	a, b := withToken(), withToken()
-	assert.Equal(t, a.Body.String(), b.Body.String())
-	c, _ = f.store.Load(context.Background(), convo.Key{From: reyNum, To: twilNum})
-	assert.Equal(t, 3, c.Count)
+	assert.Equal(t, send(), send())
+	assert.Equal(t, 1, f.stored(t, rey).Count)
 }
 
 func TestMarkupStaysText(t *testing.T) {
@@ -380,24 +303,38 @@ func TestMarkupStaysText(t *testing.T) {
 func TestStoreFailureAnswers503AndLosesNothing(t *testing.T) {
 	var fs *convotest.FaultyStore
 	f := newFixture(t, func(c *convo.Config) { fs = convotest.NewFaultyStore(c.Store); c.Store = fs })
-	require.Equal(t, 200, post(t, f.h, form(reyNum, twilNum, "1", "SM1"), token).Code)
+	require.Equal(t, counted(1), f.text(t, "1"))
 
-	fs.FailLoad(fmt.Errorf("load: %w", errors.New("connection refused")))
-	assert.Equal(t, http.StatusServiceUnavailable, post(t, f.h, form(reyNum, twilNum, "2", "SM2"), token).Code)
+	fs.FailLoad(errors.New("connection refused"))
+	r, err := f.rey.Send(context.Background(), "2")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusServiceUnavailable, r.Status)
 	fs.Heal()
 	fs.FailSave(nil)
-	assert.Equal(t, http.StatusServiceUnavailable, post(t, f.h, form(reyNum, twilNum, "2", "SM2"), token).Code)
+	r, err = f.rey.Retry(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusServiceUnavailable, r.Status)
 	fs.Heal()
-	_, _, _, failures := fs.Calls()
-	assert.Equal(t, 2, failures)
 
-	rec := post(t, f.h, form(reyNum, twilNum, "2", "SM2"), token)
-	assert.Equal(t, []string{"Rey has messaged +15005550006 2 times"}, messages(t, rec.Body.Bytes()), "state was lost or half-saved")
+	r, err = f.rey.Retry(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, counted(2), r.Texts(), "state was lost or half-saved")
 	logs := f.logs.String()
 	assert.Contains(t, logs, "status=503")
 	assert.Contains(t, logs, "…5308", "the log should name the conversation, redacted")
 	assert.NotContains(t, logs, reyNum)
 	assert.NotContains(t, logs, token)
+}
+
+func TestCorruptRecordAnswers500AndIsKept(t *testing.T) {
+	f := newFixture(t, nil)
+	require.NoError(t, f.store.Save(context.Background(), rey, []byte(`{"v":99}`), time.Hour, 0, 1))
+	r, err := f.rey.Send(context.Background(), "hi")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusInternalServerError, r.Status)
+	data, _, _ := f.store.Load(context.Background(), rey)
+	assert.Equal(t, `{"v":99}`, string(data), "a corrupt record was overwritten")
+	assert.Contains(t, f.logs.String(), "cannot be decoded")
 }
 
 func TestTurnTimeout(t *testing.T) {
@@ -408,27 +345,57 @@ func TestTurnTimeout(t *testing.T) {
 		c.Store = fs
 		c.TurnTimeout = 50 * time.Millisecond
 	})
-	start := time.Now()
-	rec := post(t, f.h, form(reyNum, twilNum, "slow", "SM1"), token)
-	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
-	assert.Less(t, time.Since(start), 10*time.Second, "a stalled store held the answer")
+	r, err := f.rey.Send(context.Background(), "slow")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusServiceUnavailable, r.Status)
 	fs.Heal()
-	c, _ := fs.Load(context.Background(), convo.Key{From: reyNum, To: twilNum})
-	assert.Zero(t, c.Count)
-	rec = post(t, f.h, form(reyNum, twilNum, "fast", "SM2"), token)
-	assert.Equal(t, []string{"Rey has messaged +15005550006 1 times"}, messages(t, rec.Body.Bytes()))
+	assert.Equal(t, counted(1), f.text(t, "fast"))
 }
 
-func TestReplyFailures(t *testing.T) {
-	t.Run("in a goroutine", func(t *testing.T) { testReplyFailures(t, 0) })
-	t.Run("inline", func(t *testing.T) { testReplyFailures(t, -1) })
+// sizeLimited refuses records over max bytes, as a cookie does.
+type sizeLimited struct {
+	convo.Store
+	max int
 }
 
-func testReplyFailures(t *testing.T, replyTimeout time.Duration) {
+func (s sizeLimited) Save(ctx context.Context, key convo.Key, data []byte, ttl time.Duration, prev, next uint64) error {
+	if len(data) > s.max {
+		return fmt.Errorf("%d bytes: %w", len(data), convo.ErrTooLarge)
+	}
+	return s.Store.Save(ctx, key, data, ttl, prev, next)
+}
+
+func TestTooLargeDropsHistoryThenFails(t *testing.T) {
+	f := newFixture(t, func(c *convo.Config) {
+		c.Store = sizeLimited{c.Store, 1500}
+		c.RetryWindow = time.Millisecond // one retry record at a time
+		c.Reply = func(_ context.Context, cv *convo.Conversation, m *convo.Message) (convo.Reply, error) {
+			if m.Body == "huge" {
+				return convo.Reply{}, convo.SetState(cv, strings.Repeat("x", 2000))
+			}
+			return convo.Text(strings.Repeat("a", 200)), nil
+		}
+	})
+	for range 6 {
+		f.clock.Advance(time.Second)
+		f.text(t, strings.Repeat("b", 100))
+	}
+	c := f.stored(t, rey)
+	assert.Equal(t, 6, c.Count)
+	assert.Less(t, len(c.History), convo.DefaultHistorySize, "the oldest turns were not dropped to fit")
+	assert.NotEmpty(t, c.History)
+
+	r, err := f.rey.Send(context.Background(), "huge")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusInternalServerError, r.Status, "state that cannot fit")
+	assert.Equal(t, 6, f.stored(t, rey).Count)
+}
+
+func TestReplyFailuresAnswerTheFallback(t *testing.T) {
 	var mode atomic.Value
 	mode.Store("ok")
 	f := newFixture(t, func(c *convo.Config) {
-		c.ReplyTimeout = replyTimeout
+		c.Fallback = convo.Text("Sorry, try again.")
 		seed := c.Reply
 		c.Reply = func(ctx context.Context, cv *convo.Conversation, m *convo.Message) (convo.Reply, error) {
 			switch mode.Load() {
@@ -442,108 +409,80 @@ func testReplyFailures(t *testing.T, replyTimeout time.Duration) {
 			return seed(ctx, cv, m)
 		}
 	})
-	require.Equal(t, 200, post(t, f.h, form(reyNum, twilNum, "1", "SM1"), token).Code)
-	mode.Store("error")
-	assert.Equal(t, http.StatusInternalServerError, post(t, f.h, form(reyNum, twilNum, "2", "SM2"), token).Code)
-	mode.Store("panic")
-	assert.Equal(t, http.StatusInternalServerError, post(t, f.h, form(reyNum, twilNum, "2", "SM2"), token).Code)
-	assert.Contains(t, f.logs.String(), "panicked: boom")
-	assert.Contains(t, f.logs.String(), "goroutine", "a panic is logged with its stack")
+	assert.Equal(t, counted(1), f.text(t, "1"))
+	for _, m := range []string{"error", "panic"} {
+		mode.Store(m)
+		assert.Equal(t, []string{"Sorry, try again."}, f.text(t, m))
+	}
+	logs := f.logs.String()
+	assert.Contains(t, logs, "backend down")
+	assert.Contains(t, logs, "panicked: boom")
+	assert.Contains(t, logs, "goroutine", "a panic is logged with its stack")
 	mode.Store("ok")
-	rec := post(t, f.h, form(reyNum, twilNum, "2", "SM2"), token)
-	assert.Equal(t, []string{"Rey has messaged +15005550006 2 times"}, messages(t, rec.Body.Bytes()))
+	assert.Equal(t, counted(2), f.text(t, "2"), "a failed turn was saved")
 }
 
 func TestEndStartsOver(t *testing.T) {
 	f := newFixture(t, func(c *convo.Config) {
 		c.Reply = func(_ context.Context, cv *convo.Conversation, m *convo.Message) (convo.Reply, error) {
-			if m.Body == "STOP" {
+			if m.Body == "RESTART" {
 				cv.End()
 				return convo.Text("bye"), nil
 			}
 			return convo.Textf("n=%d", cv.Count), nil
 		}
 	})
-	post(t, f.h, form(reyNum, twilNum, "a", "SM1"), token)
-	post(t, f.h, form(reyNum, twilNum, "b", "SM2"), token)
-	bye := post(t, f.h, form(reyNum, twilNum, "STOP", "SM3"), token)
-	assert.Equal(t, []string{"bye"}, messages(t, bye.Body.Bytes()))
-	again := post(t, f.h, form(reyNum, twilNum, "STOP", "SM3"), token)
-	assert.Equal(t, bye.Body.String(), again.Body.String(), "a retry of the ending message")
-	rec := post(t, f.h, form(reyNum, twilNum, "c", "SM4"), token)
-	assert.Equal(t, []string{"n=1"}, messages(t, rec.Body.Bytes()), "the conversation did not start over")
+	f.text(t, "a")
+	f.text(t, "b")
+	bye, err := f.rey.Send(context.Background(), "RESTART")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"bye"}, bye.Texts())
+	again, err := f.rey.Retry(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, string(bye.Body), string(again.Body), "a retry of the ending message")
+	assert.Equal(t, []string{"n=1"}, f.text(t, "c"), "the conversation did not start over")
 }
 
-func TestIdleExpiryStartsOver(t *testing.T) {
+func TestIdleAndLifetime(t *testing.T) {
 	f := newFixture(t, nil)
-	post(t, f.h, form(reyNum, twilNum, "a", "SM1"), token)
+	f.text(t, "a")
 	f.clock.Advance(3 * time.Hour)
-	rec := post(t, f.h, form(reyNum, twilNum, "b", "SM2"), token)
-	assert.Equal(t, []string{"Rey has messaged +15005550006 2 times"}, messages(t, rec.Body.Bytes()))
+	assert.Equal(t, counted(2), f.text(t, "b"))
 	f.clock.Advance(4 * time.Hour)
-	rec = post(t, f.h, form(reyNum, twilNum, "c", "SM3"), token)
-	assert.Equal(t, []string{"Rey has messaged +15005550006 1 times"}, messages(t, rec.Body.Bytes()))
+	assert.Equal(t, counted(1), f.text(t, "c"), "four idle hours did not end it")
+
+	f = newFixture(t, func(c *convo.Config) { c.Idle = time.Hour; c.Lifetime = 3 * time.Hour })
+	for i := 1; i <= 6; i++ {
+		assert.Equal(t, counted(i), f.text(t, "busy"))
+		f.clock.Advance(30 * time.Minute)
+	}
+	assert.Equal(t, counted(1), f.text(t, "late"), "Lifetime did not end it")
 }
 
-func TestHistoryAndRetryRecordsBounded(t *testing.T) {
-	f := newFixture(t, func(c *convo.Config) { c.HistorySize = 3; c.RetryRecords = 5 })
+func TestHistoryBounded(t *testing.T) {
+	f := newFixture(t, func(c *convo.Config) { c.HistorySize = 3 })
 	for i := range 20 {
-		require.Equal(t, 200, post(t, f.h, form(reyNum, twilNum, fmt.Sprint("m", i), fmt.Sprint("SM", i)), token).Code)
+		f.text(t, fmt.Sprint("m", i))
 	}
-	c, _ := f.store.Load(context.Background(), convo.Key{From: reyNum, To: twilNum})
+	c := f.stored(t, rey)
 	require.Len(t, c.History, 3)
-	assert.Equal(t, "m19", c.History[2].In)
 	assert.Equal(t, "m17", c.History[0].In)
-	assert.Equal(t, "Rey has messaged +15005550006 20 times", c.History[2].Out)
-	require.Len(t, c.Handled, 5)
-	assert.Equal(t, "SM15", c.Handled[0].ID)
-}
+	assert.Equal(t, "m19", c.History[2].In)
+	assert.Equal(t, counted(20)[0], c.History[2].Out)
 
-// retryStore is a store with its own default number of retry records.
-type retryStore struct {
-	convo.Store
-	records int
-}
-
-func (s retryStore) DefaultRetryRecords() int { return s.records }
-
-func TestRetryRecordsStoreDefault(t *testing.T) {
-	tests := []struct {
-		name          string
-		store, config int // the store's default, Config.RetryRecords
-		want          int
-	}{
-		{"store's default", 2, 0, 2},
-		{"config wins", 2, 5, 5},
-		{"config says none", 2, -1, 0},
-		{"store says none", -3, 0, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, func(c *convo.Config) {
-				c.Store = retryStore{c.Store, tt.store}
-				c.RetryRecords = tt.config
-			})
-			for i := range 8 {
-				require.Equal(t, 200, post(t, f.h, form(reyNum, twilNum, "hi", fmt.Sprint("SM", i)), token).Code)
-			}
-			c, err := f.store.Load(context.Background(), convo.Key{From: reyNum, To: twilNum})
-			require.NoError(t, err)
-			require.Len(t, c.Handled, tt.want)
-			if tt.want > 0 {
-				assert.Equal(t, "SM7", c.Handled[tt.want-1].ID, "the newest records are kept")
-			}
-		})
-	}
+	f = newFixture(t, func(c *convo.Config) { c.HistorySize = -1 })
+	f.text(t, "a")
+	assert.Empty(t, f.stored(t, rey).History)
 }
 
 func TestChannelsAreSeparateConversations(t *testing.T) {
 	f := newFixture(t, nil)
-	post(t, f.h, form(reyNum, twilNum, "a", "SM1"), token)
-	rec := post(t, f.h, form("whatsapp:"+reyNum, "whatsapp:"+twilNum, "b", "SM2"), token)
-	assert.Equal(t, []string{"Friend has messaged whatsapp:+15005550006 1 times"}, messages(t, rec.Body.Bytes()))
-	rec = post(t, f.h, form(reyNum, twilNum, "c", "SM3"), token)
-	assert.Equal(t, []string{"Rey has messaged +15005550006 2 times"}, messages(t, rec.Body.Bytes()))
+	f.text(t, "a")
+	wa := f.tw.Phone("whatsapp:"+reyNum, "whatsapp:"+twilNum)
+	r, err := wa.Send(context.Background(), "b")
+	require.NoError(t, err)
+	assert.Equal(t, "Friend has messaged whatsapp:+15005550006 1 times", r.String())
+	assert.Equal(t, counted(2), f.text(t, "c"))
 }
 
 type quiz struct {
@@ -559,11 +498,9 @@ func TestWithStateTypedState(t *testing.T) {
 			return convo.Textf("step %d: %s", q.Step, strings.Join(q.Answers, ",")), nil
 		})
 	})
-	post(t, f.h, form(reyNum, twilNum, "red", "SM1"), token)
-	rec := post(t, f.h, form(reyNum, twilNum, "blue", "SM2"), token)
-	assert.Equal(t, []string{"step 2: red,blue"}, messages(t, rec.Body.Bytes()))
-	c, _ := f.store.Load(context.Background(), convo.Key{From: reyNum, To: twilNum})
-	q, err := convo.StateOf[quiz](c)
+	f.text(t, "red")
+	assert.Equal(t, []string{"step 2: red,blue"}, f.text(t, "blue"))
+	q, err := convo.StateOf[quiz](f.stored(t, rey))
 	require.NoError(t, err)
 	assert.Equal(t, quiz{Step: 2, Answers: []string{"red", "blue"}}, q)
 }
@@ -596,96 +533,99 @@ func TestMessagePassedToReply(t *testing.T) {
 	assert.Equal(t, "SAN FRANCISCO", got.Params.Get("FromCity"))
 }
 
-// A reply function that outlives ReplyTimeout, ignoring its context, is
-// abandoned: Twilio gets the fallback in time, the pair's next message
-// does not wait for it, and nothing it changed is saved. Over HTTP/1 with a
-// writer that flushes (net/http's), a watchdog answers while the reply
-// function runs on in the request's goroutine; with any other writer the
-// reply function runs in a goroutine of its own and ServeHTTP returns.
-func TestSlowReplyAbandoned(t *testing.T) {
-	t.Run("under a watchdog", func(t *testing.T) { testSlowReplyAbandoned(t, true) })
-	t.Run("in a goroutine", func(t *testing.T) { testSlowReplyAbandoned(t, false) })
+type ctxKey struct{}
+
+// The reply function's context is the request's: it carries what
+// middleware put there and the turn's deadline, and not the exchange the
+// stores use, so nothing in it can reach the answer's header.
+func TestReplyContext(t *testing.T) {
+	type seen struct {
+		value       any
+		hasDeadline bool
+		exchange    bool
+	}
+	got := make(chan seen, 1)
+	f := newFixture(t, func(c *convo.Config) {
+		c.Reply = func(ctx context.Context, _ *convo.Conversation, _ *convo.Message) (convo.Reply, error) {
+			_, dl := ctx.Deadline()
+			_, x := convo.ExchangeFrom(ctx)
+			got <- seen{ctx.Value(ctxKey{}), dl, x}
+			return convo.Reply{}, nil
+		}
+	})
+	mw := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, "from middleware")))
+	})
+	require.Equal(t, http.StatusOK, post(t, mw, form(reyNum, twilNum, "hi", "SM1"), token).Code)
+	s := <-got
+	assert.Equal(t, "from middleware", s.value)
+	assert.True(t, s.hasDeadline, "the reply context has no deadline")
+	assert.False(t, s.exchange, "the reply context carries the stores' exchange")
 }
 
-// noFlush is a ResponseWriter that cannot flush.
-type noFlush struct{ w http.ResponseWriter }
-
-func (n noFlush) Header() http.Header         { return n.w.Header() }
-func (n noFlush) Write(b []byte) (int, error) { return n.w.Write(b) }
-func (n noFlush) WriteHeader(code int)        { n.w.WriteHeader(code) }
-
-func testSlowReplyAbandoned(t *testing.T, watchdog bool) {
+// A reply function that never returns, ignoring its context, costs its
+// goroutine and nothing else: Twilio gets the Fallback in time, ServeHTTP
+// returns, the connection is reused, the pair's next message is answered,
+// and nothing the abandoned turn changes is saved.
+func TestSlowReplyLeaksNoConnection(t *testing.T) {
 	release := make(chan struct{})
-	var finished atomic.Bool
+	defer close(release)
 	f := newFixture(t, func(c *convo.Config) {
 		seed := c.Reply
 		c.ReplyTimeout = 50 * time.Millisecond
 		c.Fallback = convo.Text("One moment, please text again.")
-		c.PublicURL = hookURL // the signatures are for hookURL, whatever address the test server has
+		c.PublicURL = hookURL
 		c.Reply = func(ctx context.Context, cv *convo.Conversation, m *convo.Message) (convo.Reply, error) {
 			if m.Body == "slow" {
 				<-release // ignores ctx, as a badly written reply function would
 				cv.Count = 1000
-				require.NoError(t, convo.SetState(cv, "changed late"))
-				finished.Store(true)
 				return convo.Text("too late"), nil
 			}
 			return seed(ctx, cv, m)
 		}
 	})
-	var h http.Handler = f.h
-	if !watchdog {
-		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { f.h.ServeHTTP(noFlush{w}, r) })
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	defer func() {
-		select {
-		case <-release:
-		default:
-			close(release) // srv.Close waits for the blocked handler
+	var active atomic.Int64
+	srv := httptest.NewUnstartedServer(f.h)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateActive:
+			active.Add(1)
+		case http.StateIdle, http.StateHijacked, http.StateClosed:
+			active.Add(-1)
 		}
-	}()
-	send := func(body, sid string) (*http.Response, []byte) {
-		t.Helper()
-		fm := form(reyNum, twilNum, body, sid)
-		req, err := http.NewRequest(http.MethodPost, srv.URL+"/sms", strings.NewReader(fm.Encode()))
-		require.NoError(t, err)
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("X-Twilio-Signature", sign(token, hookURL, fm))
-		resp, err := srv.Client().Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp, b
 	}
-	resp, _ := send("1", "SM1")
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-
-	start := time.Now()
-	resp, body := send("slow", "SM2")
-	assert.Less(t, time.Since(start), 5*time.Second, "Twilio was not answered in time")
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, []string{"One moment, please text again."}, messages(t, body))
-	if watchdog {
-		assert.True(t, resp.Close, "the connection, held until the reply function returns, must not be reused")
+	srv.Start()
+	defer srv.Close()
+	tw, err := convotest.NewTwilioURL(srv.URL+"/sms", convotest.TwilioOptions{AuthToken: token, URL: hookURL, Now: f.clock.Now})
+	require.NoError(t, err)
+	phone := tw.Phone(reyNum, twilNum)
+	ctx := context.Background()
+	fds := openFiles()
+	for range 50 {
+		r, err := phone.Send(ctx, "slow")
+		require.NoError(t, err)
+		require.Equal(t, []string{"One moment, please text again."}, r.Texts())
+		assert.NotEqual(t, "close", r.Header.Get("Connection"), "the connection was given up")
 	}
-
-	// The pair's next message is answered while the slow reply still runs.
-	resp, body = send("3", "SM3")
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, []string{"Rey has messaged +15005550006 2 times"}, messages(t, body), "the abandoned turn changed state")
-	assert.False(t, finished.Load())
-
-	close(release)
-	assert.Eventually(t, finished.Load, 5*time.Second, time.Millisecond)
-	resp, body = send("4", "SM4")
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, []string{"Rey has messaged +15005550006 3 times"}, messages(t, body), "the abandoned turn was saved")
-	c, _ := f.store.Load(context.Background(), convo.Key{From: reyNum, To: twilNum})
-	assert.Empty(t, c.State)
+	assert.Eventually(t, func() bool { return active.Load() <= 0 }, 5*time.Second, time.Millisecond,
+		"connections stay active while abandoned reply functions run")
+	if fds > 0 {
+		assert.Less(t, openFiles()-fds, 10, "abandoned reply functions hold open files")
+	}
+	r, err := phone.Send(ctx, "fast")
+	require.NoError(t, err)
+	assert.Equal(t, counted(1), r.Texts(), "an abandoned turn changed state")
 	assert.Contains(t, f.logs.String(), "fallback")
+}
+
+// openFiles returns how many files this process has open, or 0 where that
+// cannot be told.
+func openFiles() int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0
+	}
+	return len(entries)
 }
 
 // No goroutine outlives the Handler's requests and the store's Close.
@@ -693,18 +633,11 @@ func TestNoGoroutineLeaks(t *testing.T) {
 	before := runtime.NumGoroutine()
 	func() {
 		f := newFixture(t, nil)
-		var wg sync.WaitGroup
-		for i := range 20 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				post(t, f.h, form(reyNum, twilNum, "x", fmt.Sprint("SMleak", i)), token)
-			}()
-		}
-		wg.Wait()
+		_, err := f.rey.Burst(context.Background(), 20, nil)
+		require.NoError(t, err)
 		require.NoError(t, f.store.Close())
 	}()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second) // not assert.Eventually, which runs a goroutine of its own
 	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -720,5 +653,96 @@ func TestFormParsedByMiddleware(t *testing.T) {
 		f.h.ServeHTTP(w, r)
 	})
 	rec := post(t, mw, form(reyNum, twilNum, "hi", "SM1"), token)
-	assert.Equal(t, []string{"Rey has messaged +15005550006 1 times"}, messages(t, rec.Body.Bytes()))
+	assert.Equal(t, counted(1), messages(t, rec.Body.Bytes()))
+}
+
+// Concurrent webhooks of many pairs on one Handler, under the race detector.
+func TestManyPairsAtOnce(t *testing.T) {
+	f := newFixture(t, nil)
+	var wg sync.WaitGroup
+	for _, p := range f.tw.Phones(20, twilNum) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			replies, err := p.Burst(context.Background(), 5, nil)
+			assert.NoError(t, err)
+			assert.Len(t, replies, 5)
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 20, f.store.Len())
+}
+
+// The example store passes the conformance suite.
+func TestExampleStoreConforms(t *testing.T) {
+	convotest.TestStore(t, func(t *testing.T) convo.Store { return &mapStore{m: map[convo.Key]mapRecord{}} })
+}
+
+func TestConversationAndUpdate(t *testing.T) {
+	f := newFixture(t, func(c *convo.Config) {
+		c.Reply = convo.WithState(func(_ context.Context, cv *convo.Conversation, m *convo.Message, s *[]string) (convo.Reply, error) {
+			return convo.Textf("%d %v", cv.Count, *s), nil
+		})
+	})
+	ctx := context.Background()
+	c, err := f.h.Conversation(ctx, rey)
+	require.NoError(t, err)
+	assert.Zero(t, c.Count, "a missing conversation is fresh")
+
+	// An update of a conversation that does not exist yet makes it.
+	require.NoError(t, f.h.Update(ctx, rey, func(c *convo.Conversation) error {
+		c.History = append(c.History, convo.Turn{At: f.clock.Now(), Out: "Reminder: your table at 8"})
+		return convo.SetState(c, []string{"reminded"})
+	}))
+	assert.Equal(t, []string{"1 [reminded]"}, f.text(t, "hi"), "the next message sees what Update saved")
+	c, err = f.h.Conversation(ctx, rey)
+	require.NoError(t, err)
+	assert.Equal(t, 1, c.Count)
+	assert.Equal(t, "Reminder: your table at 8", c.History[0].Out)
+
+	boom := errors.New("boom")
+	assert.ErrorIs(t, f.h.Update(ctx, rey, func(c *convo.Conversation) error {
+		c.Count = 99
+		return boom
+	}), boom)
+	assert.Equal(t, []string{"2 [reminded]"}, f.text(t, "again"), "a failed update saved")
+
+	f.clock.Advance(5 * time.Hour)
+	c, err = f.h.Conversation(ctx, rey)
+	require.NoError(t, err)
+	assert.Zero(t, c.Count, "an expired conversation is fresh")
+}
+
+// Updates from another server and a burst of messages on this one: none lost.
+func TestUpdateDuringBurst(t *testing.T) {
+	f := newFixture(t, func(c *convo.Config) {
+		c.Reply = convo.WithState(func(_ context.Context, _ *convo.Conversation, _ *convo.Message, n *int) (convo.Reply, error) {
+			*n++
+			return convo.Reply{}, nil
+		})
+	})
+	other, err := convo.NewHandler(convo.Config{Store: f.store, Reply: convo.Greeter(nil), InsecureSkipSignatureCheck: true, Now: f.clock.Now})
+	require.NoError(t, err)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, err := f.rey.Burst(ctx, 30, nil)
+		assert.NoError(t, err)
+	}()
+	for range 30 {
+		require.NoError(t, other.Update(ctx, rey, func(c *convo.Conversation) error {
+			n, err := convo.StateOf[int](c)
+			if err != nil {
+				return err
+			}
+			return convo.SetState(c, n+1000)
+		}))
+	}
+	wg.Wait()
+	n, err := convo.StateOf[int](f.stored(t, rey))
+	require.NoError(t, err)
+	assert.Equal(t, 30*1000+30, n, "an update or a message was lost")
+	assert.Equal(t, 30, f.stored(t, rey).Count)
 }

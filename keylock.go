@@ -2,92 +2,56 @@ package convo
 
 import (
 	"context"
-	"hash/maphash"
 	"sync"
 )
 
-// keyLocks serializes work per conversation key within one process. Each
-// key in use has one entry, holding a one-slot channel as a lock that a
-// waiter can give up on when its context ends; entries are shared out of a
-// few shards so unrelated keys rarely touch the same map mutex, and are
-// dropped as soon as nobody holds or waits for them, so memory follows the
-// number of conversations in flight, not the number ever seen.
+// keyLocks lets one turn of each conversation run at a time in a process.
+// A key has an entry while a turn holds or waits for its lock, so memory
+// follows the conversations in flight, not those ever seen.
 type keyLocks struct {
-	seed   maphash.Seed
-	shards [64]lockShard
-}
-
-type lockShard struct {
 	mu sync.Mutex
 	m  map[Key]*keyLock
 }
 
+// keyLock is a lock a waiter can give up on: a one-slot channel, full
+// while held.
 type keyLock struct {
 	ch   chan struct{}
-	refs int
-}
-
-var keyLockPool = sync.Pool{New: func() any { return &keyLock{ch: make(chan struct{}, 1)} }}
-
-func newKeyLocks() *keyLocks {
-	l := &keyLocks{seed: maphash.MakeSeed()}
-	for i := range l.shards {
-		l.shards[i].m = make(map[Key]*keyLock)
-	}
-	return l
+	refs int // holder and waiters
 }
 
 // lock waits until the caller holds key's lock, or ctx ends. On success
-// the caller must call unlock(key) once.
-func (l *keyLocks) lock(ctx context.Context, key Key) error {
-	s := l.shard(key)
-	s.mu.Lock()
-	e := s.m[key]
-	if e == nil {
-		e = keyLockPool.Get().(*keyLock)
-		s.m[key] = e
+// the caller calls unlock(key, l) once.
+func (ls *keyLocks) lock(ctx context.Context, key Key) (*keyLock, error) {
+	ls.mu.Lock()
+	if ls.m == nil {
+		ls.m = make(map[Key]*keyLock)
 	}
-	e.refs++
-	s.mu.Unlock()
-
+	l := ls.m[key]
+	if l == nil {
+		l = &keyLock{ch: make(chan struct{}, 1)}
+		ls.m[key] = l
+	}
+	l.refs++
+	ls.mu.Unlock()
 	select {
-	case e.ch <- struct{}{}:
-	default:
-		select {
-		case e.ch <- struct{}{}:
-		case <-ctx.Done():
-			l.release(s, key, e)
-			return ctx.Err()
-		}
+	case l.ch <- struct{}{}:
+		return l, nil
+	case <-ctx.Done():
+		ls.release(key, l)
+		return nil, ctx.Err()
 	}
-	return nil
 }
 
-// unlock releases the lock of key, which the caller holds.
-func (l *keyLocks) unlock(key Key) {
-	s := l.shard(key)
-	s.mu.Lock()
-	e := s.m[key]
-	s.mu.Unlock()
-	<-e.ch
-	l.release(s, key, e)
+func (ls *keyLocks) unlock(key Key, l *keyLock) {
+	<-l.ch
+	ls.release(key, l)
 }
 
-func (l *keyLocks) shard(key Key) *lockShard {
-	var h maphash.Hash
-	h.SetSeed(l.seed)
-	h.WriteString(key.From)
-	h.WriteByte(0)
-	h.WriteString(key.To)
-	return &l.shards[h.Sum64()%uint64(len(l.shards))]
-}
-
-func (l *keyLocks) release(s *lockShard, key Key, e *keyLock) {
-	s.mu.Lock()
-	e.refs--
-	if e.refs == 0 {
-		delete(s.m, key)
-		keyLockPool.Put(e)
+func (ls *keyLocks) release(key Key, l *keyLock) {
+	ls.mu.Lock()
+	if l.refs--; l.refs == 0 {
+		delete(ls.m, key)
 	}
-	s.mu.Unlock()
+	ls.mu.Unlock()
 }

@@ -8,8 +8,16 @@ import (
 	"strings"
 )
 
-// MaxMedia is the most media items Twilio attaches to one message.
-const MaxMedia = 10
+// Limits of a webhook form that the Handler refuses past, with 400.
+const (
+	// MaxAddressLen bounds From and To, in bytes. Twilio's addresses are
+	// far shorter: a phone number takes 16 at most, a WhatsApp or
+	// Messenger address a few dozen.
+	MaxAddressLen = 256
+
+	// MaxMedia is the most media items Twilio attaches to one message.
+	MaxMedia = 10
+)
 
 // ErrMalformed is wrapped by [ParseMessage] errors: the webhook form is not
 // one Twilio would send. The Handler answers it with 400 Bad Request.
@@ -21,9 +29,30 @@ type Media struct {
 	ContentType string // MediaContentTypeN, such as "image/jpeg"
 }
 
+// OptOut names the opt-out keyword a message is, as Twilio handles it
+// before your webhook sees it: after Stop, Twilio blocks messages to the
+// phone and sends its own confirmation; after Start it lets them through
+// again; to Help it answers with its own help text.
+type OptOut string
+
+// The opt-out kinds, as Twilio's OptOutType parameter names them.
+const (
+	OptOutStop  OptOut = "STOP"  // STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT
+	OptOutStart OptOut = "START" // START, YES, UNSTOP
+	OptOutHelp  OptOut = "HELP"  // HELP, INFO
+)
+
+// optOutWords are Twilio's default opt-out keywords: a message that is one
+// of them, in any case, with space around it.
+var optOutWords = map[string]OptOut{
+	"STOP": OptOutStop, "STOPALL": OptOutStop, "UNSUBSCRIBE": OptOutStop,
+	"CANCEL": OptOutStop, "END": OptOutStop, "QUIT": OptOutStop,
+	"START": OptOutStart, "YES": OptOutStart, "UNSTOP": OptOutStart,
+	"HELP": OptOutHelp, "INFO": OptOutHelp,
+}
+
 // Message is a typed view of one inbound messaging webhook. The common
-// parameters have fields; every parameter Twilio sent, those included,
-// stays in Params.
+// parameters have fields; every parameter Twilio sent stays in Params.
 type Message struct {
 	MessageSID          string // MessageSid (or SmsMessageSid/SmsSid when it is absent)
 	AccountSID          string
@@ -37,6 +66,11 @@ type Message struct {
 	ProfileName         string // WhatsApp: the sender's profile name
 	WaID                string // WhatsApp: the sender's WhatsApp id
 
+	// OptOut is the opt-out keyword the message is: Twilio's OptOutType
+	// parameter (sent with Advanced Opt-Out), or else, on SMS, the Body
+	// when it is one of Twilio's default keywords. "" for other messages.
+	OptOut OptOut
+
 	// Params holds every parameter of the webhook form, as sent.
 	Params url.Values
 }
@@ -44,88 +78,107 @@ type Message struct {
 // Key returns the conversation key of the message: its From/To pair.
 func (m *Message) Key() Key { return Key{From: m.From, To: m.To} }
 
-// ParseMessage reads a webhook form. It fails, with an error wrapping
-// [ErrMalformed], when From or To is missing or empty, when NumMedia or
-// NumSegments is not a small non-negative number, or when a media URL that
-// NumMedia announces is missing. Parameters it does not know are kept in
-// Params.
+// ParseMessage reads an inbound message's webhook form. It fails, with an
+// error wrapping [ErrMalformed], when From or To is missing, empty or
+// longer than MaxAddressLen, when NumMedia or NumSegments is not a small
+// non-negative number, or when a media URL that NumMedia announces is
+// missing.
 func ParseMessage(form url.Values) (*Message, error) {
-	get := func(k string) string {
-		if v := form[k]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
-	}
 	m := &Message{
-		MessageSID:          get("MessageSid"),
-		AccountSID:          get("AccountSid"),
-		MessagingServiceSID: get("MessagingServiceSid"),
-		From:                get("From"),
-		To:                  get("To"),
-		Body:                get("Body"),
-		ProfileName:         get("ProfileName"),
-		WaID:                get("WaId"),
+		MessageSID:          first(form, "MessageSid", "SmsMessageSid", "SmsSid"),
+		AccountSID:          form.Get("AccountSid"),
+		MessagingServiceSID: form.Get("MessagingServiceSid"),
+		From:                form.Get("From"),
+		To:                  form.Get("To"),
+		Body:                form.Get("Body"),
+		ProfileName:         form.Get("ProfileName"),
+		WaID:                form.Get("WaId"),
 		Params:              form,
 	}
-	if m.MessageSID == "" {
-		m.MessageSID = get("SmsMessageSid")
+	if bad(m.From) || bad(m.To) {
+		return nil, fmt.Errorf("%w: From or To is missing or longer than %d bytes", ErrMalformed, MaxAddressLen)
 	}
-	if m.MessageSID == "" {
-		m.MessageSID = get("SmsSid")
+	m.Channel = "sms"
+	if ch, _, ok := strings.Cut(m.From, ":"); ok {
+		m.Channel = ch
 	}
-	if m.From == "" {
-		return nil, fmt.Errorf("%w: missing From", ErrMalformed)
+	switch t := OptOut(strings.ToUpper(form.Get("OptOutType"))); {
+	case t == OptOutStop || t == OptOutStart || t == OptOutHelp:
+		m.OptOut = t
+	case m.Channel == "sms":
+		m.OptOut = optOutWords[strings.ToUpper(strings.TrimSpace(m.Body))]
 	}
-	if m.To == "" {
-		return nil, fmt.Errorf("%w: missing To", ErrMalformed)
-	}
-	m.Channel = channelOf(m.From)
-
 	var err error
-	if m.NumSegments, err = smallCount("NumSegments", get("NumSegments"), 1<<10); err != nil {
+	if m.NumSegments, err = smallCount(form, "NumSegments", 1<<10); err != nil {
 		return nil, err
 	}
-	n, err := smallCount("NumMedia", get("NumMedia"), MaxMedia)
+	n, err := smallCount(form, "NumMedia", MaxMedia)
 	if err != nil {
 		return nil, err
 	}
-	if n > 0 {
-		m.Media = make([]Media, n)
-		for i := range n {
-			idx := strconv.Itoa(i)
-			m.Media[i] = Media{URL: get("MediaUrl" + idx), ContentType: get("MediaContentType" + idx)}
-			if m.Media[i].URL == "" {
-				return nil, fmt.Errorf("%w: NumMedia is %d but MediaUrl%d is missing", ErrMalformed, n, i)
-			}
+	for i := range n {
+		media := Media{URL: form.Get("MediaUrl" + strconv.Itoa(i)), ContentType: form.Get("MediaContentType" + strconv.Itoa(i))}
+		if media.URL == "" {
+			return nil, fmt.Errorf("%w: NumMedia is %d but MediaUrl%d is missing", ErrMalformed, n, i)
 		}
+		m.Media = append(m.Media, media)
 	}
 	return m, nil
 }
 
+func bad(addr string) bool { return addr == "" || len(addr) > MaxAddressLen }
+
+// first returns the first non-empty value of the named parameters.
+func first(form url.Values, names ...string) string {
+	for _, name := range names {
+		if v := form.Get(name); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
 // smallCount parses an optional count parameter in [0, max].
-func smallCount(name, s string, max int) (int, error) {
+func smallCount(form url.Values, name string, max int) (int, error) {
+	s := form.Get(name)
 	if s == "" {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 || n > max {
-		return 0, fmt.Errorf("%w: %s is %q, want a number from 0 to %d", ErrMalformed, name, truncate(s, 20), max)
+		return 0, fmt.Errorf("%w: %s is not a number from 0 to %d", ErrMalformed, name, max)
 	}
 	return n, nil
 }
 
-// channelOf returns the channel named by an address's prefix, "sms" when it
-// has none. Phone numbers ("+1…") and short codes never contain a colon.
-func channelOf(addr string) string {
-	if i := strings.IndexByte(addr, ':'); i > 0 {
-		return addr[:i]
-	}
-	return "sms"
+// Status is a status callback: Twilio telling what became of a message
+// sent from your number, by REST or as a reply. Twilio posts it to the
+// message's statusCallback URL, which may be the Handler's own.
+type Status struct {
+	MessageSID string // the outbound message
+	Status     string // MessageStatus: "queued", "sent", "delivered", "undelivered", "failed", "read" (WhatsApp), …
+	ErrorCode  string // Twilio's error code when the message failed, such as "30003"
+
+	// Key is the conversation the message belongs to: the callback's From
+	// and To, which are the outbound message's, reversed.
+	Key Key
+
+	Params url.Values // every parameter of the callback, as sent
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// parseStatus returns the status callback form is, if it is one: a form
+// without Body whose MessageStatus (or SmsStatus) is not "received", the
+// status of an inbound message.
+func parseStatus(form url.Values) (*Status, bool) {
+	status := first(form, "MessageStatus", "SmsStatus")
+	if _, hasBody := form["Body"]; hasBody || status == "" || status == "received" {
+		return nil, false
 	}
-	return s[:n] + "…"
+	return &Status{
+		MessageSID: first(form, "MessageSid", "SmsSid"),
+		Status:     status,
+		ErrorCode:  form.Get("ErrorCode"),
+		Key:        Key{From: form.Get("To"), To: form.Get("From")},
+		Params:     form,
+	}, true
 }

@@ -42,8 +42,10 @@ func TestParseMessage(t *testing.T) {
 		{"messenger", url.Values{"From": {"messenger:123"}, "To": {"messenger:456"}}, "messenger", "", ""},
 		{"legacy SmsMessageSid", url.Values{"From": {"+1"}, "To": {"+2"}, "SmsMessageSid": {"SM9"}}, "sms", "SM9", ""},
 		{"legacy SmsSid", url.Values{"From": {"+1"}, "To": {"+2"}, "SmsSid": {"SM8"}}, "sms", "SM8", ""},
-		{"no From", url.Values{"To": {"+2"}}, "", "", "missing From"},
-		{"empty To", url.Values{"From": {"+1"}, "To": {""}}, "", "", "missing To"},
+		{"no From", url.Values{"To": {"+2"}}, "", "", "From or To is missing"},
+		{"empty To", url.Values{"From": {"+1"}, "To": {""}}, "", "", "From or To is missing"},
+		{"From too long", url.Values{"From": {strings.Repeat("1", convo.MaxAddressLen+1)}, "To": {"+2"}}, "", "", "longer than 256"},
+		{"To at the limit", url.Values{"From": {"+1"}, "To": {strings.Repeat("1", convo.MaxAddressLen)}}, "sms", "", ""},
 		{"NumMedia too big", url.Values{"From": {"+1"}, "To": {"+2"}, "NumMedia": {"11"}}, "", "", "NumMedia"},
 		{"NumMedia negative", url.Values{"From": {"+1"}, "To": {"+2"}, "NumMedia": {"-1"}}, "", "", "NumMedia"},
 		{"NumMedia not a number", url.Values{"From": {"+1"}, "To": {"+2"}, "NumMedia": {"two"}}, "", "", "NumMedia"},
@@ -65,22 +67,10 @@ func TestParseMessage(t *testing.T) {
 	}
 }
 
-func TestKeyStringRoundTrip(t *testing.T) {
-	for _, k := range []convo.Key{
-		{From: "+14158675308", To: "+15005550006"},
-		{From: "whatsapp:+14158675308", To: "whatsapp:+15005550006"},
-		{From: "a/b", To: "c%2F/d"},
-		{From: "", To: ""},
-		{From: "ü 🎉", To: "\x00\xff"},
-	} {
-		got, err := convo.ParseKey(k.String())
-		require.NoError(t, err)
-		assert.Equal(t, k, got)
-	}
+func TestKeyString(t *testing.T) {
 	assert.Equal(t, "+14158675308/+15005550006", convo.Key{From: "+14158675308", To: "+15005550006"}.String())
-	assert.NotEqual(t, convo.Key{From: "a/b", To: "c"}.String(), convo.Key{From: "a", To: "b/c"}.String())
-	_, err := convo.ParseKey("no-separator")
-	assert.Error(t, err)
+	assert.Equal(t, "whatsapp:+1/a%2Fb", convo.Key{From: "whatsapp:+1", To: "a/b"}.String())
+	assert.NotEqual(t, convo.Key{From: "a/b", To: "c"}.String(), convo.Key{From: "a", To: "b/c"}.String(), "String is injective")
 }
 
 func TestRedact(t *testing.T) {
@@ -112,9 +102,9 @@ func FuzzParseMessage(f *testing.F) {
 		require.GreaterOrEqual(t, m.NumSegments, 0)
 		require.NotEmpty(t, m.Channel)
 		require.False(t, strings.Contains(m.Channel, ":"))
-		got, err := convo.ParseKey(m.Key().String())
-		require.NoError(t, err)
-		require.Equal(t, m.Key(), got)
+		require.LessOrEqual(t, len(m.From), convo.MaxAddressLen)
+		require.LessOrEqual(t, len(m.To), convo.MaxAddressLen)
+		require.Contains(t, []convo.OptOut{"", convo.OptOutStop, convo.OptOutStart, convo.OptOutHelp}, m.OptOut, "an OptOutType Twilio does not send")
 	})
 }
 
@@ -125,4 +115,23 @@ func TestUnsupportedMediaType(t *testing.T) {
 	rec := httptest.NewRecorder()
 	f.h.ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusUnsupportedMediaType, rec.Code)
+}
+
+// FuzzParseForm: the Handler's form parser gives what url.ParseQuery gives,
+// and fails where it fails.
+func FuzzParseForm(f *testing.F) {
+	f.Add("From=%2B14158675308&To=%2B15005550006&Body=Hello+there&MessageSid=SM1")
+	f.Add("a=1&a=2&b&=c&&d=%zz")
+	f.Add("a=1;b=2")
+	f.Add("k=%E2%82%AC&k=&k")
+	f.Fuzz(func(t *testing.T, body string) {
+		want, wantErr := url.ParseQuery(body)
+		got, err := convo.ParseForm([]byte(body))
+		if wantErr != nil || strings.Count(body, "&") >= 1000 {
+			require.Error(t, err, "url.ParseQuery fails with %v", wantErr)
+			return
+		}
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+	})
 }

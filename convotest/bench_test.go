@@ -26,7 +26,7 @@ func BenchmarkPhoneSend(b *testing.B) {
 			if signed {
 				token = "tok"
 			}
-			h, err := convo.NewHandler(convo.Config{Store: store, AuthToken: token, InsecureSkipSignatureCheck: !signed, Logger: slog.New(slog.DiscardHandler)})
+			h, err := convo.NewHandler(convo.Config{Store: store, Reply: convo.Greeter(nil), AuthToken: token, InsecureSkipSignatureCheck: !signed, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				b.Fatal(err)
 			}

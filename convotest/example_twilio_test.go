@@ -18,7 +18,7 @@ import (
 func ExampleTwilio() {
 	ctx := context.Background()
 	clock := convotest.NewClock(time.Time{})
-	store := memstore.New(memstore.Options{Expiry: convo.Expiry{Now: clock.Now}})
+	store := memstore.New(memstore.Options{})
 	defer store.Close()
 	const token = "test-auth-token"
 	h, err := convo.NewHandler(convo.Config{
@@ -59,7 +59,7 @@ func ExampleTwilio() {
 func ExamplePhone_Burst() {
 	store := memstore.New(memstore.Options{})
 	defer store.Close()
-	h, _ := convo.NewHandler(convo.Config{Store: store, InsecureSkipSignatureCheck: true})
+	h, _ := convo.NewHandler(convo.Config{Store: store, Reply: convo.Greeter(nil), InsecureSkipSignatureCheck: true})
 	tw := convotest.NewTwilio(h, convotest.TwilioOptions{})
 
 	replies, err := tw.Phone("+12349013030", "+15005550006").Burst(context.Background(), 20, nil)
@@ -115,7 +115,7 @@ func ExamplePhone_SendMessage() {
 func ExampleNewTwilioURL() {
 	store := memstore.New(memstore.Options{})
 	defer store.Close()
-	h, _ := convo.NewHandler(convo.Config{Store: store, AuthToken: "secret"})
+	h, _ := convo.NewHandler(convo.Config{Store: store, Reply: convo.Greeter(nil), AuthToken: "secret"})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 

@@ -95,19 +95,19 @@ func (f *FaultyStore) before(ctx context.Context, counter *int, fail *error) err
 }
 
 // Load implements convo.Store.
-func (f *FaultyStore) Load(ctx context.Context, key convo.Key) (*convo.Conversation, error) {
+func (f *FaultyStore) Load(ctx context.Context, key convo.Key) ([]byte, uint64, error) {
 	if err := f.before(ctx, &f.loads, &f.loadErr); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	return f.Store.Load(ctx, key)
 }
 
 // Save implements convo.Store.
-func (f *FaultyStore) Save(ctx context.Context, c *convo.Conversation) error {
+func (f *FaultyStore) Save(ctx context.Context, key convo.Key, data []byte, ttl time.Duration, prev, next uint64) error {
 	if err := f.before(ctx, &f.saves, &f.saveErr); err != nil {
 		return err
 	}
-	return f.Store.Save(ctx, c)
+	return f.Store.Save(ctx, key, data, ttl, prev, next)
 }
 
 // Delete implements convo.Store.

@@ -24,6 +24,11 @@ import (
 // ProfileName field is changed.
 const DefaultProfileName = "Test User"
 
+// ErrMessageTooLong is returned by a [Phone], with the Reply, when an
+// answer holds a <Message> longer than Twilio sends (convo.MaxMessageLen
+// characters): Twilio refuses it with error 21617 and the phone gets nothing.
+var ErrMessageTooLong = errors.New("convotest: a <Message> is over 1600 characters (Twilio error 21617)")
+
 // ErrNoMessage is returned by [Phone.Retry] when the phone has sent nothing
 // yet.
 var ErrNoMessage = errors.New("convotest: the phone has sent no message to retry")
@@ -160,6 +165,17 @@ func (p *Phone) Resend(ctx context.Context, r *Reply) (*Reply, error) {
 	return p.tw.do(ctx, p.key, r.req)
 }
 
+// Resend sends the message r answers again, as [Phone.Resend] does, but
+// through tw: to its handler or URL, with its cookies for the pair. With
+// two Twilios on two servers of a fleet, it is Twilio's retry reaching
+// another server than the first attempt did.
+func (tw *Twilio) Resend(ctx context.Context, r *Reply) (*Reply, error) {
+	if r == nil || r.req == nil {
+		return nil, errors.New("convotest: Resend of a reply to no message")
+	}
+	return tw.do(ctx, convo.Key{From: r.Form.Get("From"), To: r.Form.Get("To")}, r.req)
+}
+
 // Burst sends n messages at once, each from its own goroutine, all released
 // together, as when a user's messages arrive while the previous ones are
 // still being answered; each carries the cookies held when it leaves.
@@ -230,6 +246,9 @@ func (p *Phone) form(m Message) (url.Values, error) {
 	}
 	set("NumSegments", strconv.Itoa(segments))
 	set("SmsStatus", "received")
+	if kind := optOutType(m.Body); tw.optOutType && kind != "" && !whatsapp {
+		set("OptOutType", kind)
+	}
 	set("ApiVersion", "2010-04-01")
 	if whatsapp {
 		if p.ProfileName != "" {
@@ -246,6 +265,48 @@ func (p *Phone) form(m Message) (url.Values, error) {
 		f[k] = slices.Clone(v)
 	}
 	return f, nil
+}
+
+// StatusCallback is what Twilio posts to a message's status callback URL
+// about a message sent to a phone.
+type StatusCallback struct {
+	MessageSID string // the outbound message; empty means a new SID
+	Status     string // "queued", "sent", "delivered", "undelivered", "failed", "read"
+	ErrorCode  string // Twilio's error code; empty means 30003 for "undelivered" and "failed"
+}
+
+// SendStatus posts the status callback Twilio would send about a message
+// from the phone's To number to the phone: From and To reversed from the
+// phone's messages, MessageStatus and SmsStatus, no Body.
+func (p *Phone) SendStatus(ctx context.Context, s StatusCallback) (*Reply, error) {
+	if s.MessageSID == "" {
+		s.MessageSID = NewSID("SM")
+	}
+	if s.ErrorCode == "" && (s.Status == "undelivered" || s.Status == "failed") {
+		s.ErrorCode = "30003"
+	}
+	f := url.Values{
+		"MessageSid": {s.MessageSID}, "SmsSid": {s.MessageSID}, "AccountSid": {p.tw.accountSID},
+		"From": {p.key.To}, "To": {p.key.From}, "MessageStatus": {s.Status}, "SmsStatus": {s.Status},
+		"ApiVersion": {"2010-04-01"},
+	}
+	if s.ErrorCode != "" {
+		f.Set("ErrorCode", s.ErrorCode)
+	}
+	return p.tw.do(ctx, p.key, &request{form: f, token: newIdempotencyToken()})
+}
+
+// optOutType returns the OptOutType Twilio sends for body, "" for none.
+func optOutType(body string) string {
+	switch strings.ToUpper(strings.TrimSpace(body)) {
+	case "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT":
+		return "STOP"
+	case "START", "YES", "UNSTOP":
+		return "START"
+	case "HELP", "INFO":
+		return "HELP"
+	}
+	return ""
 }
 
 // do sends one webhook request for key and reads the answer.
@@ -268,7 +329,11 @@ func (tw *Twilio) do(ctx context.Context, key convo.Key, r *request) (*Reply, er
 	req.Header.Set("User-Agent", "TwilioProxy/1.1")
 	req.Header.Set("Accept", "*/*")
 	req.Header.Set("I-Twilio-Idempotency-Token", r.token)
-	if tw.token != "" {
+	switch {
+	case tw.sharedKey != "":
+		req.Header.Set("X-Twilio-Signature", SharedKeySignature(tw.sharedKey, tw.algorithm, tw.signURL, r.form))
+		req.Header.Set("X-Twilio-Webhooks-Signature-Settings", "key=KS00000000000000000000000000000000,algorithm="+tw.algorithm)
+	case tw.token != "":
 		req.Header.Set("X-Twilio-Signature", Signature(tw.token, tw.signURL, r.form))
 	}
 	tw.jar.AddCookies(key, req)
@@ -295,12 +360,24 @@ func (tw *Twilio) do(ctx context.Context, key convo.Key, r *request) (*Reply, er
 	}
 	tw.jar.Update(key, res.Header)
 	reply := &Reply{Status: res.StatusCode, Header: res.Header, Body: b, Form: r.form, req: r}
-	if res.StatusCode >= 200 && res.StatusCode < 300 && len(bytes.TrimSpace(b)) > 0 {
-		if reply.Reply, err = ParseTwiML(b); err != nil {
-			return reply, err
+	return reply, reply.parse()
+}
+
+// parse reads the TwiML of a 2xx answer with a body, as Twilio would.
+func (r *Reply) parse() error {
+	if r.Status < 200 || r.Status >= 300 || len(bytes.TrimSpace(r.Body)) == 0 {
+		return nil
+	}
+	var err error
+	if r.Reply, err = ParseTwiML(r.Body); err != nil {
+		return err
+	}
+	for i, m := range r.Messages {
+		if n := len(utf16.Encode([]rune(m.Body))); n > convo.MaxMessageLen {
+			return fmt.Errorf("%w: <Message> %d has %d characters", ErrMessageTooLong, i+1, n)
 		}
 	}
-	return reply, nil
+	return nil
 }
 
 // Segments returns the number of SMS segments Twilio counts for body

@@ -1,6 +1,7 @@
 package convotest
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -26,6 +27,12 @@ type TwilioOptions struct {
 	// Twilio does (see [Signature]). Empty sends no signature.
 	AuthToken string
 
+	// SharedKeySecret, when set, signs every request instead with a
+	// Webhooks Rule's SharedKey, as Twilio does (see [SharedKeySignature]),
+	// and sends X-Twilio-Webhooks-Signature-Settings naming
+	// SharedKeyAlgorithm: "HMAC_SHA256" (when empty) or "HMAC_SHA1".
+	SharedKeySecret, SharedKeyAlgorithm string
+
 	// URL is the webhook URL Twilio is configured with: the URL it signs.
 	// For NewTwilio it is also the URL of every in-process request (its
 	// scheme, host, path and query; https gives the request a TLS state),
@@ -41,6 +48,12 @@ type TwilioOptions struct {
 
 	// MessagingServiceSID, when set, is sent as MessagingServiceSid.
 	MessagingServiceSID string
+
+	// AdvancedOptOut makes a message that is one of Twilio's default
+	// opt-out keywords carry OptOutType (STOP, START or HELP), as Twilio
+	// sends it with Advanced Opt-Out; without it, the keyword is only the
+	// Body, as with Twilio's default opt-out handling.
+	AdvancedOptOut bool
 
 	// Now is the clock of the cookie jar; nil means time.Now. Pass the
 	// Now method of a [Clock], the same clock given to the Handler and the
@@ -67,8 +80,11 @@ type Twilio struct {
 	target     string // where requests go
 	signURL    string // the URL signed
 	token      string
+	sharedKey  string
+	algorithm  string
 	accountSID string
 	serviceSID string
+	optOutType bool
 	client     *http.Client
 	jar        *CookieJar
 }
@@ -126,8 +142,11 @@ func newTwilio(opts TwilioOptions) *Twilio {
 	return &Twilio{
 		signURL:    opts.URL,
 		token:      opts.AuthToken,
+		sharedKey:  opts.SharedKeySecret,
+		algorithm:  cmp.Or(opts.SharedKeyAlgorithm, "HMAC_SHA256"),
 		accountSID: sid,
 		serviceSID: opts.MessagingServiceSID,
+		optOutType: opts.AdvancedOptOut,
 		jar:        NewCookieJar(opts.Now),
 	}
 }

@@ -119,7 +119,7 @@ func TestSignatureRepeatedValuesSorted(t *testing.T) {
 func newCounter(t *testing.T, cfg convo.Config) http.Handler {
 	t.Helper()
 	if cfg.Store == nil {
-		s := memstore.New(memstore.Options{Expiry: convo.Expiry{Now: cfg.Now}})
+		s := memstore.New(memstore.Options{})
 		t.Cleanup(func() { s.Close() })
 		cfg.Store = s
 	}
