@@ -5,113 +5,97 @@
 // webhook server, for development and for tests. Fleets of servers need a
 // shared store (sqlstore, redisstore) or the client-held cookiestore.
 //
-// The map is split into shards, each with its own lock, so unrelated
-// conversations rarely contend. Expired conversations are invisible at once
-// and their memory is freed by a background sweep (see Options.SweepInterval)
-// until Close. Options.MaxConversations bounds the number held.
+// The store is bounded: it holds at most Options.MaxConversations records
+// (DefaultMaxConversations unless told otherwise) and makes room by
+// dropping the least recently saved, the least recently active
+// conversation. A counter conversation takes about 1 KB, so the default
+// bound holds about 100 MB; a million conversations take about 1 GB.
 package memstore
 
 import (
+	"container/list"
 	"context"
 	"fmt"
-	"hash/maphash"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/smsconvo/convo"
 )
 
-// DefaultSweepInterval is how often expired conversations are removed unless
-// Options say otherwise.
-const DefaultSweepInterval = time.Minute
-
-const shardCount = 64
+// Defaults of [Options].
+const (
+	DefaultMaxConversations = 100_000
+	DefaultSweepInterval    = time.Minute
+)
 
 // Options configure a Store. The zero value is ready to use.
 type Options struct {
-	// Expiry says when conversations expire: by default after 4 idle hours.
-	Expiry convo.Expiry
-
-	// SweepInterval is how often a background goroutine frees expired
-	// conversations; 0 means DefaultSweepInterval, negative means never
-	// (expired conversations are then only replaced or deleted).
-	SweepInterval time.Duration
-
-	// MaxConversations, when positive, bounds how many conversations the
-	// store holds (rounded up to a multiple of 64, the number of shards,
-	// each of which holds an equal part). Saving a new conversation into a
-	// full shard first drops the shard's expired conversations or, when
-	// none has expired, the one that expires soonest (the least recently
-	// active), so new traffic always gets in. 0 means no bound.
+	// MaxConversations bounds how many records the store holds; saving a
+	// new one into a full store drops the least recently saved. 0 means
+	// DefaultMaxConversations, negative means no bound.
 	MaxConversations int
+
+	// SweepInterval is how often a background goroutine frees records
+	// that outlived their time to live (they are invisible at once); 0
+	// means DefaultSweepInterval, negative means never.
+	SweepInterval time.Duration
 }
 
-// Store is an in-memory convo.Store. Create it with New; it is safe for
-// concurrent use, and Close stops its sweeper.
+// Store is an in-memory convo.Store. Create it with New; Close stops its
+// sweeper.
 type Store struct {
-	expiry   convo.Expiry
-	seed     maphash.Seed
-	shards   [shardCount]shard
-	version  atomic.Uint64
-	count    atomic.Int64
-	perShard int
-
-	closed atomic.Bool
+	mu     sync.RWMutex
+	m      map[convo.Key]*list.Element // of *entry
+	lru    list.List                   // most recently saved first
+	max    int
+	closed bool
 	stop   chan struct{}
 	done   chan struct{}
-	once   sync.Once
 }
 
-type shard struct {
-	mu sync.RWMutex
-	m  map[convo.Key]*entry
-}
-
-// entry is one stored conversation, held in convo's compact binary record
-// format: one allocation per conversation, a few hundred bytes for the
-// counter's, and a deep copy by construction.
 type entry struct {
-	data      []byte // never modified once stored
+	key       convo.Key
+	data      []byte
 	version   uint64
 	expiresAt time.Time
 }
 
 // New returns a Store. Unless opts.SweepInterval is negative it starts a
-// goroutine that sweeps expired conversations until Close.
+// goroutine that frees expired records until Close.
 func New(opts Options) *Store {
-	s := &Store{expiry: opts.Expiry, seed: maphash.MakeSeed(), stop: make(chan struct{}), done: make(chan struct{})}
-	for i := range s.shards {
-		s.shards[i].m = make(map[convo.Key]*entry)
-	}
-	if opts.MaxConversations > 0 {
-		s.perShard = (opts.MaxConversations + shardCount - 1) / shardCount
+	s := &Store{m: make(map[convo.Key]*list.Element), max: opts.MaxConversations, stop: make(chan struct{}), done: make(chan struct{})}
+	if s.max == 0 {
+		s.max = DefaultMaxConversations
 	}
 	interval := opts.SweepInterval
 	if interval == 0 {
 		interval = DefaultSweepInterval
 	}
-	if interval > 0 {
-		go s.sweepLoop(interval)
-	} else {
+	if interval < 0 {
 		close(s.done)
+		return s
 	}
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				s.Sweep()
+			case <-s.stop:
+				return
+			}
+		}
+	}()
 	return s
 }
 
-func (s *Store) shard(k convo.Key) *shard {
-	var h maphash.Hash
-	h.SetSeed(s.seed)
-	h.WriteString(k.From)
-	h.WriteByte(0)
-	h.WriteString(k.To)
-	return &s.shards[h.Sum64()%shardCount]
-}
-
+// check returns why the store cannot be called, holding s.mu.
 func (s *Store) check(ctx context.Context) error {
-	if s.closed.Load() {
-		return convo.ErrClosed
+	if s.closed {
+		return fmt.Errorf("memstore: %w", convo.ErrClosed)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: %w", err)
@@ -119,151 +103,106 @@ func (s *Store) check(ctx context.Context) error {
 	return nil
 }
 
-// Load returns a copy of the conversation stored under key, or a fresh one
-// when none is stored or it has expired. Times come back with millisecond
-// precision, in UTC.
-func (s *Store) Load(ctx context.Context, key convo.Key) (*convo.Conversation, error) {
-	if err := s.check(ctx); err != nil {
-		return nil, err
+// live returns key's entry when it has not expired, holding s.mu.
+func (s *Store) live(key convo.Key) *entry {
+	if el := s.m[key]; el != nil && time.Now().Before(el.Value.(*entry).expiresAt) {
+		return el.Value.(*entry)
 	}
-	sh := s.shard(key)
-	now := s.expiry.Time()
-	var data []byte
-	var version uint64
-	sh.mu.RLock()
-	if e := sh.m[key]; e != nil && now.Before(e.expiresAt) {
-		data, version = e.data, e.version
-	}
-	sh.mu.RUnlock()
-	c := convo.NewConversation(key)
-	if data == nil {
-		return c, nil
-	}
-	if err := c.UnmarshalBinary(data); err != nil {
-		return nil, fmt.Errorf("memstore: loading %s: %w", key.Redacted(), err)
-	}
-	c.Version = version
-	return c, nil
-}
-
-// Save stores a copy of c if the stored version still equals c.Version (an
-// expired conversation counts as absent, version 0), giving it a new
-// version; otherwise it returns an error wrapping convo.ErrConflict.
-func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
-	if err := s.check(ctx); err != nil {
-		return err
-	}
-	data, _ := c.MarshalBinary()
-	expiresAt := s.expiry.ExpiresAt(c)
-	sh := s.shard(c.Key)
-	now := s.expiry.Time()
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	e := sh.m[c.Key]
-	var current uint64
-	if e != nil && now.Before(e.expiresAt) {
-		current = e.version
-	}
-	if current != c.Version {
-		return fmt.Errorf("memstore: saving %s at version %d, stored %d: %w", c.Key.Redacted(), c.Version, current, convo.ErrConflict)
-	}
-	version := s.version.Add(1)
-	if e == nil {
-		if s.perShard > 0 && len(sh.m) >= s.perShard {
-			sh.evict(now, s)
-		}
-		// Clone the key so that the map does not pin whatever larger
-		// string (a request body, a decoded record) its bytes live in.
-		key := convo.Key{From: strings.Clone(c.Key.From), To: strings.Clone(c.Key.To)}
-		sh.m[key] = &entry{data: data, version: version, expiresAt: expiresAt}
-		s.count.Add(1)
-	} else {
-		e.data, e.version, e.expiresAt = data, version, expiresAt
-	}
-	c.Version = version
 	return nil
 }
 
-// evict makes room for one more conversation in a full shard: it drops the
-// expired ones, or else the one that expires soonest. Called with sh.mu held.
-func (sh *shard) evict(now time.Time, s *Store) {
-	var oldest convo.Key
-	var oldestAt time.Time
-	dropped := false
-	for k, e := range sh.m {
-		if !now.Before(e.expiresAt) {
-			delete(sh.m, k)
-			s.count.Add(-1)
-			dropped = true
-			continue
-		}
-		if oldestAt.IsZero() || e.expiresAt.Before(oldestAt) {
-			oldest, oldestAt = k, e.expiresAt
-		}
+// Load returns the record stored under key and its version.
+func (s *Store) Load(ctx context.Context, key convo.Key) ([]byte, uint64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(ctx); err != nil {
+		return nil, 0, err
 	}
-	if !dropped && !oldestAt.IsZero() {
-		delete(sh.m, oldest)
-		s.count.Add(-1)
+	if e := s.live(key); e != nil {
+		return e.data, e.version, nil
 	}
+	return nil, 0, nil
 }
 
-// Delete removes the conversation stored under key; a missing key is no error.
+// Save stores data under key if the stored version is still prev.
+func (s *Store) Save(ctx context.Context, key convo.Key, data []byte, ttl time.Duration, prev, next uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	var stored uint64
+	if e := s.live(key); e != nil {
+		stored = e.version
+	}
+	if stored != prev {
+		return fmt.Errorf("memstore: saving %s: %w", key.Redacted(), convo.ErrConflict)
+	}
+	e := &entry{key: key, data: data, version: next, expiresAt: time.Now().Add(ttl)}
+	if el := s.m[key]; el != nil {
+		el.Value = e
+		s.lru.MoveToFront(el)
+		return nil
+	}
+	if s.max > 0 && s.lru.Len() >= s.max {
+		s.remove(s.lru.Back())
+	}
+	// The key's strings are cloned, so the map pins no request body.
+	e.key = convo.Key{From: strings.Clone(key.From), To: strings.Clone(key.To)}
+	s.m[e.key] = s.lru.PushFront(e)
+	return nil
+}
+
+// Delete removes the record stored under key.
 func (s *Store) Delete(ctx context.Context, key convo.Key) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	sh := s.shard(key)
-	sh.mu.Lock()
-	if _, ok := sh.m[key]; ok {
-		delete(sh.m, key)
-		s.count.Add(-1)
+	if el := s.m[key]; el != nil {
+		s.remove(el)
 	}
-	sh.mu.Unlock()
 	return nil
 }
 
-// Len returns how many conversations the store holds, expired ones not yet
-// swept included.
-func (s *Store) Len() int { return int(s.count.Load()) }
+func (s *Store) remove(el *list.Element) {
+	delete(s.m, s.lru.Remove(el).(*entry).key)
+}
 
-// Sweep removes every expired conversation now. The background sweeper
-// calls it; tests with an injected clock may too.
+// Len returns how many records the store holds, expired ones not yet swept
+// included.
+func (s *Store) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.lru.Len()
+}
+
+// Sweep frees expired records, least recently saved first, up to the first
+// that has not expired, 1,000 at a time so that no turn waits for long.
 func (s *Store) Sweep() {
-	now := s.expiry.Time()
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		for k, e := range sh.m {
-			if !now.Before(e.expiresAt) {
-				delete(sh.m, k)
-				s.count.Add(-1)
-			}
+	for more := true; more; {
+		s.mu.Lock()
+		now := time.Now()
+		n := 0
+		for el := s.lru.Back(); el != nil && n < 1000 && !now.Before(el.Value.(*entry).expiresAt); el = s.lru.Back() {
+			s.remove(el)
+			n++
 		}
-		sh.mu.Unlock()
+		more = n == 1000
+		s.mu.Unlock()
 	}
 }
 
-func (s *Store) sweepLoop(interval time.Duration) {
-	defer close(s.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			s.Sweep()
-		case <-s.stop:
-			return
-		}
-	}
-}
-
-// Close stops the sweeper and waits for it to return. Calls after Close
-// fail with convo.ErrClosed. Close is idempotent and always returns nil.
+// Close stops the sweeper and waits for it. Calls after Close fail with
+// convo.ErrClosed. Close is idempotent and returns nil.
 func (s *Store) Close() error {
-	s.once.Do(func() {
-		s.closed.Store(true)
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
 		close(s.stop)
-	})
+	}
+	s.mu.Unlock()
 	<-s.done
 	return nil
 }

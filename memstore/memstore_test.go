@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/smsconvo/convo"
@@ -14,58 +15,56 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	convotest.TestStore(t, func(t *testing.T, e convo.Expiry) convo.Store {
-		s := memstore.New(memstore.Options{Expiry: e})
+	convotest.TestStore(t, func(t *testing.T) convo.Store {
+		s := memstore.New(memstore.Options{})
 		t.Cleanup(func() { s.Close() })
 		return s
 	})
 }
 
-func TestSweepFreesExpired(t *testing.T) {
-	clock := convotest.NewClock(time.Time{})
-	s := memstore.New(memstore.Options{Expiry: convo.Expiry{Now: clock.Now}, SweepInterval: -1})
-	defer s.Close()
-	ctx := context.Background()
-	for i := range 10 {
-		c := convo.NewConversation(convo.Key{From: fmt.Sprint(i), To: "x"})
-		c.LastActive = clock.Now()
-		require.NoError(t, s.Save(ctx, c))
-	}
-	assert.Equal(t, 10, s.Len())
-	clock.Advance(convo.DefaultIdle)
-	s.Sweep()
-	assert.Equal(t, 0, s.Len(), "sweep left expired conversations in memory")
-}
+func key(i int) convo.Key { return convo.Key{From: fmt.Sprintf("+1415555%04d", i), To: "+15005550006"} }
 
-func TestBackgroundSweep(t *testing.T) {
-	s := memstore.New(memstore.Options{Expiry: convo.Expiry{Idle: time.Millisecond}, SweepInterval: 5 * time.Millisecond})
-	defer s.Close()
-	require.NoError(t, s.Save(context.Background(), convo.NewConversation(convo.Key{From: "a", To: "b"})))
-	assert.Eventually(t, func() bool { return s.Len() == 0 }, 2*time.Second, 5*time.Millisecond)
+func TestSweepFreesExpired(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := memstore.New(memstore.Options{})
+		defer s.Close()
+		for i := range 2500 {
+			require.NoError(t, s.Save(ctx, key(i), []byte("{}"), time.Hour, 0, 1))
+		}
+		require.NoError(t, s.Save(ctx, key(9999), []byte("{}"), 3*time.Hour, 0, 1))
+		time.Sleep(time.Hour + time.Minute) // the background sweep runs each minute
+		synctest.Wait()
+		assert.Equal(t, 1, s.Len(), "the sweep left expired records, or freed a live one")
+		data, _, err := s.Load(ctx, key(9999))
+		require.NoError(t, err)
+		assert.NotNil(t, data)
+	})
 }
 
 func TestMaxConversations(t *testing.T) {
-	clock := convotest.NewClock(time.Time{})
-	s := memstore.New(memstore.Options{Expiry: convo.Expiry{Now: clock.Now}, MaxConversations: 64, SweepInterval: -1})
-	defer s.Close()
 	ctx := context.Background()
-	for i := range 1000 {
-		c := convo.NewConversation(convo.Key{From: fmt.Sprint(i), To: "x"})
-		c.LastActive = clock.Now()
-		require.NoError(t, s.Save(ctx, c))
-		clock.Advance(time.Second)
+	s := memstore.New(memstore.Options{MaxConversations: 3, SweepInterval: -1})
+	defer s.Close()
+	for i := range 3 {
+		require.NoError(t, s.Save(ctx, key(i), []byte("{}"), time.Hour, 0, 1))
 	}
-	assert.LessOrEqual(t, s.Len(), 64, "MaxConversations not enforced")
-	last, err := s.Load(ctx, convo.Key{From: "999", To: "x"})
-	require.NoError(t, err)
-	assert.NotZero(t, last.Version, "the newest conversation was evicted")
+	require.NoError(t, s.Save(ctx, key(0), []byte(`{"again":1}`), time.Hour, 1, 2)) // key 1 is now the least recently saved
+	require.NoError(t, s.Save(ctx, key(3), []byte("{}"), time.Hour, 0, 1))
+	assert.Equal(t, 3, s.Len())
+	for i, want := range []bool{true, false, true, true} {
+		data, _, err := s.Load(ctx, key(i))
+		require.NoError(t, err)
+		assert.Equal(t, want, data != nil, "key %d", i)
+	}
 }
 
-func TestClosed(t *testing.T) {
-	s := memstore.New(memstore.Options{})
-	require.NoError(t, s.Close())
-	require.NoError(t, s.Close(), "Close is idempotent")
-	_, err := s.Load(context.Background(), convo.Key{From: "a", To: "b"})
-	assert.ErrorIs(t, err, convo.ErrClosed)
-	assert.ErrorIs(t, s.Save(context.Background(), convo.NewConversation(convo.Key{From: "a", To: "b"})), convo.ErrClosed)
+func TestDefaultBound(t *testing.T) {
+	ctx := context.Background()
+	s := memstore.New(memstore.Options{SweepInterval: -1})
+	defer s.Close()
+	for i := range memstore.DefaultMaxConversations + 10 {
+		require.NoError(t, s.Save(ctx, convo.Key{From: fmt.Sprint(i), To: "x"}, []byte("{}"), time.Hour, 0, 1))
+	}
+	assert.Equal(t, memstore.DefaultMaxConversations, s.Len(), "the store is bounded by default")
 }
