@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -11,27 +12,22 @@ import (
 // Dialect names the SQL flavour a Store speaks.
 type Dialect string
 
-// The dialects sqlstore speaks.
+// The dialects sqlstore speaks, with any database/sql driver for them.
 const (
-	// SQLite, through modernc.org/sqlite (pure Go, no cgo), the embedded
-	// default. Other SQLite drivers work too.
-	SQLite Dialect = "sqlite"
-	// PostgreSQL, through github.com/jackc/pgx/v5/stdlib (driver name
-	// "pgx"). Other PostgreSQL drivers work too.
-	PostgreSQL Dialect = "postgres"
-	// MySQL and MariaDB, through github.com/go-sql-driver/mysql.
-	MySQL Dialect = "mysql"
+	SQLite     Dialect = "sqlite"   // such as modernc.org/sqlite, which package sqlite opens
+	PostgreSQL Dialect = "postgres" // such as github.com/jackc/pgx/v5/stdlib
+	MySQL      Dialect = "mysql"    // MySQL or MariaDB, with github.com/go-sql-driver/mysql
 )
 
-// DetectDialect tells the dialect of db from the type of its driver: a
-// type whose name mentions sqlite is SQLite, pgx, pq or postgres is
-// PostgreSQL, mysql is MySQL.
+// DetectDialect tells the dialect of db from the type of its driver, read
+// by reflection: a type or package whose name mentions sqlite is SQLite,
+// pgx, pq or postgres is PostgreSQL, mysql is MySQL.
 func DetectDialect(db *sql.DB) (Dialect, error) {
 	t := reflect.TypeOf(db.Driver())
-	name := strings.ToLower(t.String() + " " + t.PkgPath())
 	if t.Kind() == reflect.Pointer {
-		name += " " + strings.ToLower(t.Elem().PkgPath())
+		t = t.Elem()
 	}
+	name := strings.ToLower(t.PkgPath() + "." + t.Name())
 	switch {
 	case strings.Contains(name, "sqlite"):
 		return SQLite, nil
@@ -40,49 +36,23 @@ func DetectDialect(db *sql.DB) (Dialect, error) {
 	case strings.Contains(name, "mysql"):
 		return MySQL, nil
 	}
-	return "", fmt.Errorf("sqlstore: cannot tell the dialect of driver %s; set Options.Dialect", t)
+	return "", fmt.Errorf("sqlstore: cannot tell the dialect of driver %s; set Options.Dialect", name)
 }
 
 // sqlTime returns t as the store passes it to the database, cut to the
-// microsecond, the precision of PostgreSQL's and MySQL's timestamps.
-// PostgreSQL takes a time.Time for its TIMESTAMPTZ. SQLite keeps times as
-// fixed-width UTC text, so that text order is time order. MySQL's DATETIME
-// has no zone: it gets UTC text too, so that every writer agrees whatever
-// the loc parameter of its DSN.
+// microsecond, the precision of PostgreSQL's and MySQL's timestamps:
+// PostgreSQL's driver takes a time.Time for TIMESTAMPTZ; MySQL's DATETIME
+// gets UTC text, whatever the loc of the DSN; SQLite keeps fixed-width UTC
+// text, whose order is time order.
 func (d Dialect) sqlTime(t time.Time) any {
 	t = t.UTC().Truncate(time.Microsecond)
 	switch d {
 	case SQLite:
-		return t.Format(sqliteTimeFormat)
+		return t.Format("2006-01-02T15:04:05.000000Z")
 	case MySQL:
-		return t.Format(mysqlTimeFormat)
+		return t.Format("2006-01-02 15:04:05.000000")
 	}
 	return t
-}
-
-// mysqlTimeFormat is the DATETIME(6) literal form.
-const mysqlTimeFormat = "2006-01-02 15:04:05.000000"
-
-// sqliteTimeFormat is how SQLite rows hold times: UTC, always six
-// fractional digits, so that comparing the text compares the times.
-const sqliteTimeFormat = "2006-01-02T15:04:05.000000Z"
-
-// statements are a Store's SQL, built once for its dialect and table.
-type statements struct {
-	load           string // args: id, now
-	replaceExpired string // MySQL only: args: version, data, created, updated, expires, id, now
-	insert         string // args: insertArgs
-	insertArgs     func(id string, version int64, data string, now, expires any) []any
-	update         string // args: version, data, updated, expires, id, old version, now
-	delete         string // args: id
-	cleanup        string // args: cleanupArgs
-	cleanupArgs    func(now any, limit int) []any
-	schemaTable    string
-	schemaCreate   string
-	schemaSelect   string
-	schemaInsert   string // args: version
-	schemaUpdate   string // args: version
-	migrations     [][]string
 }
 
 // quote quotes an identifier already checked to be [A-Za-z_][A-Za-z0-9_]*.
@@ -93,102 +63,98 @@ func (d Dialect) quote(ident string) string {
 	return `"` + ident + `"`
 }
 
-func buildStatements(d Dialect, table string) *statements {
-	t := d.quote(table)
-	idx := d.quote(table + "_expires_at")
-	s := &statements{schemaTable: d.quote(table + "_schema")}
-	p := func(i int) string { return "?" }
-	switch d {
-	case PostgreSQL:
-		p = func(i int) string { return fmt.Sprintf("$%d", i) }
-	case SQLite:
-		p = func(i int) string { return fmt.Sprintf("?%d", i) }
-	}
-	s.load = fmt.Sprintf("SELECT version, data FROM %s WHERE id = %s AND expires_at > %s", t, p(1), p(2))
-	s.update = fmt.Sprintf("UPDATE %s SET version = %s, data = %s, updated_at = %s, expires_at = %s WHERE id = %s AND version = %s AND expires_at > %s",
-		t, p(1), p(2), p(3), p(4), p(5), p(6), p(7))
-	s.delete = fmt.Sprintf("DELETE FROM %s WHERE id = %s", t, p(1))
-	s.schemaCreate = "CREATE TABLE IF NOT EXISTS " + s.schemaTable + " (version INTEGER NOT NULL)"
-	s.schemaSelect = "SELECT version FROM " + s.schemaTable
-	s.schemaInsert = "INSERT INTO " + s.schemaTable + " (version) VALUES (" + p(1) + ")"
-	s.schemaUpdate = "UPDATE " + s.schemaTable + " SET version = " + p(1)
-
-	switch d {
-	case MySQL:
-		// MySQL's upsert has no WHERE, and its affected-rows count
-		// depends on the client's CLIENT_FOUND_ROWS flag. So: replace an
-		// expired row, and when there is none, insert; a live row makes
-		// the insert fail with a duplicate key, which is the conflict.
-		s.replaceExpired = fmt.Sprintf("UPDATE %s SET version = ?, data = ?, created_at = ?, updated_at = ?, expires_at = ? WHERE id = ? AND expires_at <= ?", t)
-		s.insert = fmt.Sprintf("INSERT INTO %s (id, version, data, created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)", t)
-		s.insertArgs = func(id string, version int64, data string, now, expires any) []any {
-			return []any{id, version, data, now, now, expires}
-		}
-		s.cleanup = fmt.Sprintf("DELETE FROM %s WHERE expires_at <= ? ORDER BY expires_at LIMIT ?", t)
-		s.cleanupArgs = func(now any, limit int) []any { return []any{now, limit} }
-	default:
-		// PostgreSQL and SQLite: an upsert whose update applies only
-		// over an expired row; over a live one it changes no row.
-		s.insert = fmt.Sprintf("INSERT INTO %[1]s (id, version, data, created_at, updated_at, expires_at) VALUES (%[2]s, %[3]s, %[4]s, %[5]s, %[5]s, %[6]s) "+
-			"ON CONFLICT (id) DO UPDATE SET version = excluded.version, data = excluded.data, created_at = excluded.created_at, "+
-			"updated_at = excluded.updated_at, expires_at = excluded.expires_at WHERE %[1]s.expires_at <= %[5]s",
-			t, p(1), p(2), p(3), p(4), p(5))
-		s.insertArgs = func(id string, version int64, data string, now, expires any) []any {
-			return []any{id, version, data, now, expires}
-		}
-		lock := ""
-		if d == PostgreSQL {
-			// Skip rows a Save is replacing right now; the outer
-			// condition is checked again on the row as it is when
-			// locked, so a row revived meanwhile is never deleted.
-			lock = " FOR UPDATE SKIP LOCKED"
-		}
-		s.cleanup = fmt.Sprintf("DELETE FROM %[1]s WHERE id IN (SELECT id FROM %[1]s WHERE expires_at <= %[2]s ORDER BY expires_at LIMIT %[3]s%[4]s) AND expires_at <= %[2]s",
-			t, p(1), p(2), lock)
-		s.cleanupArgs = func(now any, limit int) []any { return []any{now, limit} }
-	}
-	s.migrations = [][]string{1: ddl(d, t, idx)}
-	return s
+// statements are a Store's SQL for its dialect and table. Saves take the
+// arguments data, version, expires_at, updated_at, id, then what the
+// statement adds: update the previous version and now, revive and the
+// upsert now.
+type statements struct {
+	load, update, revive, insert, delete, cleanup string
 }
 
-// ddl returns the statements that create schema version 1.
-func ddl(d Dialect, t, idx string) []string {
+// placeholder matches PostgreSQL's placeholders, which the other dialects
+// write ?, taking the arguments in order.
+var placeholder = regexp.MustCompile(`\$[0-9]+`)
+
+func buildStatements(d Dialect, t string) statements {
+	set := "UPDATE " + t + " SET data = $1, version = $2, expires_at = $3, updated_at = $4 WHERE id = $5"
+	q := statements{
+		load:   "SELECT data, version FROM " + t + " WHERE id = $1 AND expires_at > $2",
+		update: set + " AND version = $6 AND expires_at > $7",
+		insert: "INSERT INTO " + t + " (data, version, expires_at, updated_at, id) VALUES ($1, $2, $3, $4, $5)",
+		delete: "DELETE FROM " + t + " WHERE id = $1",
+	}
 	switch d {
-	case PostgreSQL:
-		return []string{
-			"CREATE TABLE IF NOT EXISTS " + t + ` (
-	id         TEXT PRIMARY KEY,
-	version    BIGINT NOT NULL,
-	data       JSONB NOT NULL,
-	created_at TIMESTAMPTZ NOT NULL,
-	updated_at TIMESTAMPTZ NOT NULL,
-	expires_at TIMESTAMPTZ NOT NULL
-)`,
-			"CREATE INDEX IF NOT EXISTS " + idx + " ON " + t + " (expires_at)",
-		}
 	case MySQL:
-		return []string{
-			"CREATE TABLE IF NOT EXISTS " + t + ` (
-	id         VARCHAR(1024) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
-	version    BIGINT NOT NULL,
-	data       JSON NOT NULL,
-	created_at DATETIME(6) NOT NULL,
-	updated_at DATETIME(6) NOT NULL,
-	expires_at DATETIME(6) NOT NULL,
-	INDEX ` + idx + ` (expires_at)
-) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
-		}
+		// MySQL's upsert has no WHERE, and the rows it reports changed
+		// depend on the client's flags: a version-0 Save inserts, and
+		// when a row refuses it with a duplicate key, revives that row if
+		// it has expired (else it is a lost race).
+		q.revive = set + " AND expires_at <= $6"
+		q.cleanup = "DELETE FROM " + t + " WHERE expires_hour < TO_SECONDS($1) DIV 3600 ORDER BY expires_hour LIMIT $2"
 	default:
-		return []string{
-			"CREATE TABLE IF NOT EXISTS " + t + ` (
-	id         TEXT NOT NULL PRIMARY KEY,
-	version    INTEGER NOT NULL,
-	data       TEXT NOT NULL,
-	created_at TEXT NOT NULL,
-	updated_at TEXT NOT NULL,
-	expires_at TEXT NOT NULL
-)`,
-			"CREATE INDEX IF NOT EXISTS " + idx + " ON " + t + " (expires_at)",
+		// An upsert that replaces only an expired row: over a live one
+		// it changes no row.
+		q.insert += " ON CONFLICT (id) DO UPDATE SET data = excluded.data, version = excluded.version, " +
+			"expires_at = excluded.expires_at, updated_at = excluded.updated_at WHERE " + t + ".expires_at <= $6"
+		hour, lock := "substr($1, 1, 13)", ""
+		if d == PostgreSQL {
+			// Skip rows a Save holds; the outer condition is checked
+			// again on each row as locked, so a revived row stays.
+			hour, lock = "date_bin('1 hour', $1::timestamptz, "+epoch+")", " FOR UPDATE SKIP LOCKED"
+		}
+		q.cleanup = "DELETE FROM " + t + " WHERE id IN (SELECT id FROM " + t +
+			" WHERE expires_hour < " + hour + " ORDER BY expires_hour LIMIT $2" + lock + ") AND expires_at <= $3"
+	}
+	if d != PostgreSQL {
+		for _, s := range []*string{&q.load, &q.update, &q.revive, &q.insert, &q.delete, &q.cleanup} {
+			*s = placeholder.ReplaceAllString(*s, "?")
 		}
 	}
+	return q
+}
+
+// epoch is where PostgreSQL's hours start, for date_bin.
+const epoch = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
+
+// ddl returns the statements that create the schema table of table and
+// table itself, with its index, as schema SchemaVersion has them.
+//
+// Cleanup finds expired rows through expires_hour, the hour expires_at
+// falls in, generated by the database, rather than through an index on
+// expires_at: a Save moves expires_at at every message, but expires_hour
+// once an hour at most, so the database leaves the index alone on the
+// other Saves (on PostgreSQL, the update is then HOT: no index is
+// written at all).
+func ddl(d Dialect, table string) []string {
+	t, idx := d.quote(table), d.quote(table+"_expires_hour")
+	schema := "CREATE TABLE IF NOT EXISTS " + d.quote(table+"_schema") + " (version INTEGER NOT NULL)"
+	switch d {
+	case PostgreSQL:
+		return []string{schema, "CREATE TABLE IF NOT EXISTS " + t + ` (
+	id           TEXT PRIMARY KEY,
+	version      BIGINT NOT NULL,
+	data         TEXT NOT NULL,
+	expires_at   TIMESTAMPTZ NOT NULL,
+	updated_at   TIMESTAMPTZ NOT NULL,
+	expires_hour TIMESTAMPTZ GENERATED ALWAYS AS (date_bin('1 hour', expires_at, ` + epoch + `)) STORED
+)`, "CREATE INDEX IF NOT EXISTS " + idx + " ON " + t + " (expires_hour)"}
+	case MySQL:
+		return []string{schema, "CREATE TABLE IF NOT EXISTS " + t + ` (
+	id           VARCHAR(1600) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+	version      BIGINT NOT NULL,
+	data         MEDIUMTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+	expires_at   DATETIME(6) NOT NULL,
+	updated_at   DATETIME(6) NOT NULL,
+	expires_hour BIGINT AS (TO_SECONDS(expires_at) DIV 3600) STORED,
+	INDEX ` + idx + ` (expires_hour)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`}
+	}
+	return []string{schema, "CREATE TABLE IF NOT EXISTS " + t + ` (
+	id           TEXT NOT NULL PRIMARY KEY,
+	version      INTEGER NOT NULL,
+	data         TEXT NOT NULL,
+	expires_at   TEXT NOT NULL,
+	updated_at   TEXT NOT NULL,
+	expires_hour TEXT GENERATED ALWAYS AS (substr(expires_at, 1, 13)) STORED
+)`, "CREATE INDEX IF NOT EXISTS " + idx + " ON " + t + " (expires_hour)"}
 }

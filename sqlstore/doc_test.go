@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -9,19 +10,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestDocDDL checks that the DDL the package documentation prints is the
-// DDL Migrate runs.
-func TestDocDDL(t *testing.T) {
-	src, err := os.ReadFile("doc.go")
+// TestReadmeDDL checks that the DDL README.md prints is the DDL Migrate
+// runs.
+func TestReadmeDDL(t *testing.T) {
+	src, err := os.ReadFile("README.md")
 	require.NoError(t, err)
-	doc := normalize(strings.ReplaceAll(string(src), "//", ""))
+	readme := normalize(string(src))
 	for _, d := range []Dialect{PostgreSQL, MySQL, SQLite} {
-		s := buildStatements(d, DefaultTable)
-		stmts := append(append([]string{}, s.migrations[1]...), s.schemaCreate)
-		for _, q := range stmts {
-			assert.Contains(t, doc, normalize(q)+";", "%s DDL missing from the package doc", d)
+		stmts := append(ddl(d, DefaultTable), fmt.Sprintf("INSERT INTO %s (version) VALUES (%d)", d.quote(DefaultTable+"_schema"), SchemaVersion))
+		for _, stmt := range stmts {
+			assert.True(t, strings.Contains(readme, normalize(stmt)+";"), "%s DDL missing from README.md:\n%s;", d, stmt)
 		}
-		assert.Contains(t, doc, normalize("INSERT INTO "+s.schemaTable+" (version) VALUES (1);"))
 	}
 }
 

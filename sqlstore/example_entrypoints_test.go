@@ -9,33 +9,18 @@ import (
 	"github.com/smsconvo/convo"
 	"github.com/smsconvo/convo/convotest"
 	"github.com/smsconvo/convo/sqlstore"
+	"github.com/smsconvo/convo/sqlstore/sqlite"
 )
 
-// Open takes a DSN as the driver's users write it; ":memory:" is an SQLite
-// database that lives as long as the *sql.DB, for tests.
-func ExampleOpen() {
-	db, err := sqlstore.Open(sqlstore.SQLite, ":memory:")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer db.Close()
-	d, err := sqlstore.DetectDialect(db)
-	fmt.Println(d, err)
-	// Output: sqlite <nil>
-}
-
-// New takes the *sql.DB an application already has; Options name the table
-// and the expiry.
+// New takes the *sql.DB an application already has, and bounds its pool
+// unless the application did.
 func ExampleNew() {
-	db, err := sqlstore.Open(sqlstore.SQLite, ":memory:")
+	db, err := sqlite.Open(":memory:") // one connection, for tests
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer db.Close()
-	store, err := sqlstore.New(db, sqlstore.Options{
-		Table:  "sms_conversations",
-		Expiry: convo.Expiry{Idle: 30 * time.Minute},
-	})
+	store, err := sqlstore.New(db, sqlstore.Options{Table: "sms_conversations"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -47,27 +32,27 @@ func ExampleNew() {
 			log.Fatal(err)
 		}
 	}
-	fmt.Println(store.Table())
+	fmt.Println(store.Table(), db.Stats().MaxOpenConnections)
 
 	_, err = sqlstore.New(db, sqlstore.Options{Table: "no spaces; please"})
 	fmt.Println(err != nil)
 	// Output:
-	// sms_conversations
+	// sms_conversations 1
 	// true
 }
 
-// Expired rows are invisible at once; Cleanup (also run in the background
-// every CleanupInterval) deletes them.
+// Expired rows are invisible at once; Cleanup, which also runs in the
+// background every CleanupInterval, deletes them.
 func ExampleStore_Cleanup() {
-	clock := convotest.NewClock(time.Time{})
-	db, err := sqlstore.Open(sqlstore.SQLite, ":memory:")
+	db, err := sqlite.Open(":memory:")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer db.Close()
+	clock := convotest.NewClock(time.Time{})
 	store, err := sqlstore.New(db, sqlstore.Options{
-		Expiry:          convo.Expiry{Now: clock.Now}, // four idle hours, on the example's clock
-		CleanupInterval: -1,                           // no background loop: this example cleans by hand
+		Now:             clock.Now, // the example's clock, moved by hand
+		CleanupInterval: -1,        // no background loop: this example cleans by hand
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -78,19 +63,22 @@ func ExampleStore_Cleanup() {
 		log.Fatal(err)
 	}
 	for _, from := range []string{"+14158675308", "+12349013030", "+12348134522"} {
-		c, _ := store.Load(ctx, convo.Key{From: from, To: "+15005550006"})
-		c.Count, c.LastActive = 1, clock.Now()
-		if err := store.Save(ctx, c); err != nil {
+		key := convo.Key{From: from, To: "+15005550006"}
+		if err := store.Save(ctx, key, []byte(`{"v":2,"count":1}`), 4*time.Hour, 0, 1); err != nil {
 			log.Fatal(err)
 		}
 	}
 
 	clock.Advance(4 * time.Hour)
-	c, _ := store.Load(ctx, convo.Key{From: "+14158675308", To: "+15005550006"})
-	fmt.Println("expired:", c.IsNew())
-	n, err := store.Cleanup(ctx)
+	data, version, _ := store.Load(ctx, convo.Key{From: "+14158675308", To: "+15005550006"})
+	fmt.Println("after 4 hours:", data, version)
+	n, err := store.Cleanup(ctx) // expired, but within the hour they expired in
 	fmt.Println("deleted:", n, err)
+	clock.Advance(time.Hour)
+	n, err = store.Cleanup(ctx)
+	fmt.Println("an hour later, deleted:", n, err)
 	// Output:
-	// expired: true
-	// deleted: 3 <nil>
+	// after 4 hours: [] 0
+	// deleted: 0 <nil>
+	// an hour later, deleted: 3 <nil>
 }

@@ -10,13 +10,17 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/go-sql-driver/mysql" // registers "mysql"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	"github.com/smsconvo/convo"
 	"github.com/smsconvo/convo/sqlstore"
+	"github.com/smsconvo/convo/sqlstore/sqlite"
 	"github.com/stretchr/testify/require"
 )
 
 // dialects lists the dialects to test, with the environment variable that
-// names each server ("" for SQLite, always tested on a temporary file).
+// names each server's DSN ("" for SQLite, always tested on a temporary
+// file).
 var dialects = []struct {
 	name sqlstore.Dialect
 	env  string
@@ -40,11 +44,20 @@ func dsnFor(t testing.TB, d sqlstore.Dialect, env string) string {
 	return dsn
 }
 
-// openDB opens dsn and checks that the server answers: a DSN that is set
-// but unreachable fails the test.
+// openDB opens dsn with the driver a user of dialect d would, and checks
+// that the server answers: a DSN that is set but unreachable fails t.
 func openDB(t testing.TB, d sqlstore.Dialect, dsn string) *sql.DB {
 	t.Helper()
-	db, err := sqlstore.Open(d, dsn)
+	var db *sql.DB
+	var err error
+	switch d {
+	case sqlstore.SQLite:
+		db, err = sqlite.Open(dsn)
+	case sqlstore.PostgreSQL:
+		db, err = sql.Open("pgx", dsn)
+	default:
+		db, err = sql.Open("mysql", dsn)
+	}
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -53,23 +66,26 @@ func openDB(t testing.TB, d sqlstore.Dialect, dsn string) *sql.DB {
 	return db
 }
 
-// uniqueTable returns a table name no other test (or helper sharing the
-// server) uses, and drops the table and its schema table when t ends.
+// uniqueTable returns a table name no other test uses, and drops the table
+// and its schema table when t ends.
 func uniqueTable(t testing.TB, db *sql.DB) string {
 	t.Helper()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	table := "convo_test_" + hex.EncodeToString(b)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_, _ = db.ExecContext(ctx, "DROP TABLE IF EXISTS "+table)
-		_, _ = db.ExecContext(ctx, "DROP TABLE IF EXISTS "+table+"_schema")
+		for _, name := range []string{table, table + "_schema"} {
+			if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+name); err != nil {
+				t.Errorf("dropping %s: %v", name, err)
+			}
+		}
 	})
 	return table
 }
 
-// newStore returns a migrated store on a fresh table of db.
+// newStore returns a migrated store on table of db, closed when t ends.
 func newStore(t testing.TB, db *sql.DB, table string, opts sqlstore.Options) *sqlstore.Store {
 	t.Helper()
 	opts.Table = table
@@ -94,4 +110,12 @@ func forEachDialect(t *testing.T, test func(t *testing.T, d sqlstore.Dialect, ds
 			test(t, d.name, dsn, db, uniqueTable(t, db))
 		})
 	}
+}
+
+// ph returns the i-th (from 1) placeholder of dialect d.
+func ph(d sqlstore.Dialect, i int) string {
+	if d == sqlstore.PostgreSQL {
+		return "$" + string(rune('0'+i))
+	}
+	return "?"
 }

@@ -1,60 +1,79 @@
 package sqlstore
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
-	"math/rand/v2"
 	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
-	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/smsconvo/convo"
 )
 
 // Defaults of [Options].
 const (
 	DefaultTable           = "convo_conversations"
+	DefaultMaxOpenConns    = 16
 	DefaultCleanupInterval = 5 * time.Minute
 	DefaultCleanupBatch    = 1000
+	// DefaultSQLiteCleanupBatch is the default of CleanupBatch on SQLite,
+	// whose one writer each cleanup statement holds: turns waiting to
+	// save then wait for 100 rows' deletion (about 10 ms among a million
+	// rows) rather than 1,000's (about 100 ms).
+	DefaultSQLiteCleanupBatch = 100
 )
 
-// MaxKeyLen is the longest conversation key (the length of
-// [convo.Key.String]) a Store keeps; Save refuses longer ones with an error
-// wrapping [convo.ErrTooLarge]. Twilio's addresses are far shorter.
-const MaxKeyLen = 1024
+// Limits of what a Store keeps, the same on every database: Save refuses a
+// longer key or a larger record with an error wrapping [convo.ErrTooLarge]
+// and writes nothing.
+const (
+	// MaxKeyLen is the width of the id column. [convo.Key.String] of two
+	// addresses of convo.MaxAddressLen bytes, all path-escaped, is 1,537.
+	MaxKeyLen = 1600
+	// MaxDataLen bounds a record: far more than a conversation needs,
+	// and within the default max_allowed_packet of MySQL since 5.6 and
+	// of MariaDB (4 MiB or more).
+	MaxDataLen = 1 << 20
+)
 
 // Options configure a Store. The zero value is ready to use.
 type Options struct {
-	// Table is the name of the conversations table: letters, digits and
-	// underscores, starting with a letter or underscore, at most 48
-	// characters. The schema version lives in a table of the same name
-	// with "_schema" appended. "" means DefaultTable.
+	// Table names the conversations table: letters, digits and
+	// underscores, not starting with a digit, at most 48 characters.
+	// Its schema version is kept in Table + "_schema". "" means
+	// DefaultTable.
 	Table string
 
 	// Dialect is the database's SQL flavour; "" means detected from the
 	// type of db's driver (see [DetectDialect]).
 	Dialect Dialect
 
-	// Expiry says when conversations expire: by default after 4 idle
-	// hours. Its clock, not the database's, decides what has expired.
-	Expiry convo.Expiry
+	// Now is the clock that dates expiry; nil means time.Now. The servers
+	// sharing a table need clocks in step.
+	Now func() time.Time
 
-	// CleanupInterval is how often a background goroutine deletes expired
-	// rows; 0 means DefaultCleanupInterval, negative means never (expired
-	// rows are then invisible, and replaced when their key is saved
-	// again, but stay until Cleanup is called).
+	// MaxOpenConns bounds db's pool, idle connections included, when New
+	// finds it unbounded (db.SetMaxOpenConns never called, or called
+	// with 0): calls then wait for a connection, within their context,
+	// rather than open one more. 0 means DefaultMaxOpenConns; negative
+	// leaves the pool as it is.
+	MaxOpenConns int
+
+	// CleanupInterval is how often a background goroutine deletes
+	// expired rows (they are invisible at once); 0 means
+	// DefaultCleanupInterval, negative means never.
 	CleanupInterval time.Duration
 
-	// CleanupBatch is how many rows one cleanup statement deletes at most,
-	// so that no statement holds locks for long; a cleanup runs batches
-	// until fewer remain. 0 means DefaultCleanupBatch.
+	// CleanupBatch bounds the rows one cleanup statement deletes, so
+	// that none holds locks for long; 0 means DefaultCleanupBatch
+	// (DefaultSQLiteCleanupBatch on SQLite).
 	CleanupBatch int
 
 	// Logger receives a line when a background cleanup fails; nil means
@@ -62,82 +81,75 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Store is a convo.Store keeping conversations in a SQL database. Create it
-// with New and its table with Migrate; it is safe for concurrent use, also
-// by many processes sharing one database. Close stops its cleanup loop.
+// Store is a convo.Store keeping records in a table of a SQL database, one
+// row per conversation. Any number of Stores, in any number of processes,
+// may share the table. Create it with New and the table with Migrate.
 type Store struct {
-	db       *sql.DB
-	dialect  Dialect
-	table    string
-	expiry   convo.Expiry
-	interval time.Duration
-	batch    int
-	log      *slog.Logger
-	sql      *statements
+	db      *sql.DB
+	dialect Dialect
+	table   string
+	now     func() time.Time
+	batch   int
+	log     *slog.Logger
+	q       statements
 
-	// writes, on SQLite, lets one write of this Store run at a time:
-	// SQLite runs one writer at a time anyway, and a writer waiting in
-	// Go wakes as soon as the previous one is done, where one waiting in
-	// SQLite's busy handler sleeps for milliseconds at a time.
+	// writes, on SQLite, lets one write of the Store run at a time: a
+	// writer waiting here wakes as soon as the previous one is done,
+	// where one in SQLite's busy handler sleeps for milliseconds at a
+	// time.
 	writes chan struct{}
 
+	// stmts are the Store's statements, prepared on first use.
+	stmtsMu sync.RWMutex
+	stmts   map[string]*sql.Stmt
+
 	closed atomic.Bool
-	stop   context.CancelFunc // ends the cleanup loop's context
-	done   chan struct{}      // closed when the cleanup loop returned
 	once   sync.Once
+	stop   context.CancelFunc // ends the cleanup loop
+	done   chan struct{}      // closed once the cleanup loop returned
 }
 
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,47}$`)
 
-// New returns a Store keeping conversations in db's table opts.Table. It
-// does not create the table: call Migrate, or create it with the DDL in
-// the package documentation. Unless opts.CleanupInterval is negative it
-// starts a goroutine deleting expired rows until Close. The Store does not
-// close db.
+// New returns a Store keeping records in db's table opts.Table, which
+// Migrate creates. It bounds db's pool (see Options.MaxOpenConns) and,
+// unless opts.CleanupInterval is negative, starts a goroutine deleting
+// expired rows until Close. It never closes db.
 func New(db *sql.DB, opts Options) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqlstore: nil *sql.DB")
 	}
-	table := opts.Table
-	if table == "" {
-		table = DefaultTable
-	}
+	table := cmp.Or(opts.Table, DefaultTable)
 	if !identifier.MatchString(table) {
 		return nil, fmt.Errorf("sqlstore: table name %q is not letters, digits and underscores (at most 48)", table)
 	}
+	var err error
 	d := opts.Dialect
-	switch d {
-	case SQLite, PostgreSQL, MySQL:
-	case "":
-		var err error
-		if d, err = DetectDialect(db); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, fmt.Errorf("sqlstore: unknown dialect %q", d)
+	if d == "" {
+		d, err = DetectDialect(db)
+	} else if d != SQLite && d != PostgreSQL && d != MySQL {
+		err = fmt.Errorf("sqlstore: unknown dialect %q", d)
 	}
-	s := &Store{
-		db: db, dialect: d, table: table, expiry: opts.Expiry,
-		interval: opts.CleanupInterval, batch: opts.CleanupBatch, log: opts.Logger,
-		sql:  buildStatements(d, table),
-		done: make(chan struct{}),
+	if err != nil {
+		return nil, err
 	}
-	if s.interval == 0 {
-		s.interval = DefaultCleanupInterval
-	}
-	if s.batch <= 0 {
-		s.batch = DefaultCleanupBatch
+	s := &Store{db: db, dialect: d, table: table, now: opts.Now, log: cmp.Or(opts.Logger, slog.Default()),
+		batch: cmp.Or(max(opts.CleanupBatch, 0), DefaultCleanupBatch), q: buildStatements(d, d.quote(table)), done: make(chan struct{})}
+	if s.now == nil {
+		s.now = time.Now
 	}
 	if d == SQLite {
 		s.writes = make(chan struct{}, 1)
+		s.batch = cmp.Or(max(opts.CleanupBatch, 0), DefaultSQLiteCleanupBatch)
 	}
-	if s.log == nil {
-		s.log = slog.Default()
+	if n := cmp.Or(opts.MaxOpenConns, DefaultMaxOpenConns); n > 0 && db.Stats().MaxOpenConnections == 0 {
+		db.SetMaxOpenConns(n)
+		db.SetMaxIdleConns(n)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.stop = cancel
-	if s.interval > 0 {
-		go s.cleanupLoop(ctx)
+	ctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	if interval := cmp.Or(opts.CleanupInterval, DefaultCleanupInterval); interval > 0 {
+		go s.cleanupLoop(ctx, interval)
 	} else {
 		close(s.done)
 	}
@@ -150,9 +162,10 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 // Table returns the name of the conversations table.
 func (s *Store) Table() string { return s.table }
 
+// check returns why the store cannot be called now.
 func (s *Store) check(ctx context.Context) error {
 	if s.closed.Load() {
-		return convo.ErrClosed
+		return fmt.Errorf("sqlstore: %w", convo.ErrClosed)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlstore: %w", err)
@@ -160,248 +173,236 @@ func (s *Store) check(ctx context.Context) error {
 	return nil
 }
 
-// lockWrites waits for this Store's turn to write (on SQLite; elsewhere it
-// returns at once) and returns the function that ends it.
-func (s *Store) lockWrites(ctx context.Context) (unlock func(), err error) {
-	if s.writes == nil {
-		return func() {}, nil
-	}
-	select {
-	case s.writes <- struct{}{}:
-		return func() { <-s.writes }, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("sqlstore: waiting to write: %w", ctx.Err())
-	}
-}
-
-// wrap adds context to a database error, and ctx's error when ctx ended,
-// so that callers can tell a timeout with errors.Is.
-func wrap(ctx context.Context, what string, key convo.Key, err error) error {
+// wrap adds what failed to a database error, and ctx's error when ctx has
+// ended, so that callers can tell a timeout with errors.Is.
+func wrap(ctx context.Context, what string, err error) error {
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("sqlstore: %s %s: %w: %w", what, key.Redacted(), cerr, err)
+		return fmt.Errorf("sqlstore: %s: %w: %w", what, cerr, err)
 	}
-	return fmt.Errorf("sqlstore: %s %s: %w", what, key.Redacted(), err)
+	return fmt.Errorf("sqlstore: %s: %w", what, err)
 }
 
-// Load returns the conversation stored under key, or a fresh one when no
-// row holds it or the row has expired (expires_at at or before the Expiry
-// clock's now). A row whose data cannot be decoded gives an error wrapping
-// convo.ErrCorrupt and is left as it is.
-func (s *Store) Load(ctx context.Context, key convo.Key) (*convo.Conversation, error) {
-	if err := s.check(ctx); err != nil {
-		return nil, err
-	}
-	now := s.dialect.sqlTime(s.expiry.Time())
-	var version int64
-	var data []byte
-	err := s.db.QueryRowContext(ctx, s.sql.load, key.String(), now).Scan(&version, &data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return convo.NewConversation(key), nil
-	}
-	if err != nil {
-		return nil, wrap(ctx, "loading", key, err)
-	}
-	c, err := decodeData(key, data)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: loading %s: %w", key.Redacted(), err)
-	}
-	c.Version = uint64(version)
-	return c, nil
-}
-
-// newVersion returns a random version in [1, 2⁶³-1] other than old. Being
-// random rather than counted, a version is never given twice to one key,
-// not even after the row was deleted and created again, so a Save from a
-// Load before the delete cannot succeed by chance (the ABA problem): its
-// odds are 2⁻⁶³.
-func newVersion(old uint64) int64 {
-	for {
-		v := rand.Int64N(math.MaxInt64) + 1
-		if uint64(v) != old {
-			return v
+// write runs a statement that writes, on SQLite once the Store's previous
+// write is done (waiting within ctx), and returns how many rows it changed.
+func (s *Store) write(ctx context.Context, query string, args ...any) (int64, error) {
+	if s.writes != nil {
+		select {
+		case s.writes <- struct{}{}:
+			defer func() { <-s.writes }()
+		case <-ctx.Done():
+			return 0, fmt.Errorf("waiting to write: %w", ctx.Err())
 		}
 	}
-}
-
-// Save stores c if the stored version still equals c.Version: 0 inserts a
-// row, or replaces one that has expired; another version updates the row
-// only while it holds that version and has not expired. Otherwise nothing
-// is written and the error wraps convo.ErrConflict. On success c.Version is
-// the row's new version. The row expires at the Expiry's ExpiresAt of c. An
-// ended conversation is stored as it is given (the Handler gives a fresh
-// one holding only retry records).
-//
-// Each Save writes with one statement (on MySQL a version-0 Save that
-// finds no expired row to replace then inserts), so an error leaves the
-// row as it was, or (when the connection fails after the database
-// committed, which the store cannot tell) wholly written.
-func (s *Store) Save(ctx context.Context, c *convo.Conversation) error {
-	if err := s.check(ctx); err != nil {
-		return err
-	}
-	id := c.Key.String()
-	if len(id) > MaxKeyLen {
-		return fmt.Errorf("sqlstore: saving %s: key of %d bytes is over %d: %w", c.Key.Redacted(), len(id), MaxKeyLen, convo.ErrTooLarge)
-	}
-	if c.Version > math.MaxInt64 {
-		return fmt.Errorf("sqlstore: saving %s at version %d, which this store never gives: %w", c.Key.Redacted(), c.Version, convo.ErrConflict)
-	}
-	data, err := encodeData(s.dialect, c)
-	if err != nil {
-		return fmt.Errorf("sqlstore: saving %s: %w", c.Key.Redacted(), err)
-	}
-	now := s.dialect.sqlTime(s.expiry.Time())
-	expires := s.dialect.sqlTime(s.expiry.ExpiresAt(c))
-	version := newVersion(c.Version)
-	unlock, err := s.lockWrites(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	var n int64
-	switch {
-	case c.Version != 0:
-		n, err = s.exec(ctx, s.sql.update, version, data, now, expires, id, int64(c.Version), now)
-	case s.sql.replaceExpired != "":
-		n, err = s.exec(ctx, s.sql.replaceExpired, version, data, now, now, expires, id, now)
-		if err == nil && n == 0 {
-			n, err = s.exec(ctx, s.sql.insert, s.sql.insertArgs(id, version, data, now, expires)...)
-		}
-	default:
-		n, err = s.exec(ctx, s.sql.insert, s.sql.insertArgs(id, version, data, now, expires)...)
-	}
-	switch {
-	case err != nil && lostRace(err):
-		// Not the driver's text: MySQL's duplicate-key message quotes
-		// the key, full phone numbers and all.
-		return fmt.Errorf("sqlstore: saving %s: %w (%s)", c.Key.Redacted(), convo.ErrConflict, raceCode(err))
-	case err != nil:
-		return wrap(ctx, "saving", c.Key, err)
-	case n == 0:
-		return fmt.Errorf("sqlstore: saving %s at version %d: stored version differs: %w", c.Key.Redacted(), c.Version, convo.ErrConflict)
-	}
-	c.Version = uint64(version)
-	return nil
-}
-
-// exec runs a statement and returns how many rows it changed.
-func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := s.db.ExecContext(ctx, query, args...)
+	res, err := s.exec(ctx, query, args...)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
 }
 
-// lostRace reports whether err is the database refusing a statement that
-// lost a race: a duplicate key (MySQL's insert of a key that another
-// Save has just stored), a deadlock or a serialization failure. Nothing
-// was written, and the caller should load again, as after a conflict.
-func lostRace(err error) bool {
-	var my *mysql.MySQLError
-	if errors.As(err, &my) {
-		return my.Number == 1062 || my.Number == 1213 // ER_DUP_ENTRY, ER_LOCK_DEADLOCK
+// exec runs query. On MySQL and SQLite it runs it prepared, preparing it
+// on its first use (not in New: the table may not exist before Migrate):
+// database/sql then prepares it once on each connection of the pool, and
+// every later call sends only the arguments, one round trip where MySQL's
+// driver would otherwise prepare, execute and close the statement each
+// time, and no parsing on SQLite. pgx caches PostgreSQL's statements by
+// itself.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s.dialect == PostgreSQL {
+		return s.db.ExecContext(ctx, query, args...)
 	}
-	var pg *pgconn.PgError
-	if errors.As(err, &pg) {
-		return pg.Code == "40001" || pg.Code == "40P01" // serialization_failure, deadlock_detected
+	stmt, err := s.prepared(ctx, query)
+	if err != nil {
+		return nil, err
 	}
-	return false
+	return stmt.ExecContext(ctx, args...)
 }
 
-// raceCode names the error lostRace recognised, without its message.
-func raceCode(err error) string {
-	var my *mysql.MySQLError
-	if errors.As(err, &my) {
-		return fmt.Sprintf("MySQL error %d", my.Number)
+// queryRow runs query, prepared as exec does, and scans its one row
+// into dest.
+func (s *Store) queryRow(ctx context.Context, query string, dest []any, args ...any) error {
+	if s.dialect == PostgreSQL {
+		return s.db.QueryRowContext(ctx, query, args...).Scan(dest...)
 	}
-	var pg *pgconn.PgError
-	if errors.As(err, &pg) {
-		return "PostgreSQL SQLSTATE " + pg.Code
-	}
-	return "lost a race"
-}
-
-// Delete removes the row of key; a missing key is no error.
-func (s *Store) Delete(ctx context.Context, key convo.Key) error {
-	if err := s.check(ctx); err != nil {
-		return err
-	}
-	unlock, err := s.lockWrites(ctx)
+	stmt, err := s.prepared(ctx, query)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	if _, err := s.db.ExecContext(ctx, s.sql.delete, key.String()); err != nil {
-		return wrap(ctx, "deleting", key, err)
+	return stmt.QueryRowContext(ctx, args...).Scan(dest...)
+}
+
+// prepared returns query prepared on s.db, the same *sql.Stmt for every
+// call but those racing to prepare it first. No lock is held while
+// preparing, which waits for a connection and the database within ctx.
+func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.stmtsMu.RLock()
+	stmt := s.stmts[query]
+	s.stmtsMu.RUnlock()
+	if stmt != nil {
+		return stmt, nil
+	}
+	stmt, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s.stmtsMu.Lock()
+	defer s.stmtsMu.Unlock()
+	switch have := s.stmts[query]; {
+	case s.closed.Load():
+		_ = stmt.Close()
+		return nil, convo.ErrClosed
+	case have != nil:
+		_ = stmt.Close()
+		return have, nil
+	}
+	if s.stmts == nil {
+		s.stmts = make(map[string]*sql.Stmt)
+	}
+	s.stmts[query] = stmt
+	return stmt, nil
+}
+
+// Load returns the record stored under key and its version, or nil and 0
+// when no row holds it or the row's expires_at has passed by the Store's
+// clock.
+func (s *Store) Load(ctx context.Context, key convo.Key) ([]byte, uint64, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	var data []byte
+	var version int64
+	err := s.queryRow(ctx, s.q.load, []any{&data, &version}, key.String(), s.dialect.sqlTime(s.now()))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, wrap(ctx, "loading "+key.Redacted(), err)
+	}
+	return data, uint64(version), nil
+}
+
+// Save stores data under key, to expire ttl from now by the Store's clock,
+// if the row holds version prev (0: no row, or an expired one), with one
+// statement (on MySQL, a version-0 Save whose insert finds a row then
+// updates it if it has expired). data must be UTF-8 text without NUL, as
+// JSON is.
+func (s *Store) Save(ctx context.Context, key convo.Key, data []byte, ttl time.Duration, prev, next uint64) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	id := key.String()
+	switch {
+	case len(id) > MaxKeyLen || len(data) > MaxDataLen:
+		return fmt.Errorf("sqlstore: saving %s: key of %d bytes or record of %d: %w", key.Redacted(), len(id), len(data), convo.ErrTooLarge)
+	case !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0:
+		return fmt.Errorf("sqlstore: saving %s: the record is not UTF-8 text without NUL", key.Redacted())
+	}
+	now := s.now()
+	t := s.dialect.sqlTime(now)
+	// Versions are kept as BIGINT: the Handler's are below 2^63, and
+	// larger ones come back intact through the conversions.
+	args := []any{string(data), int64(next), s.dialect.sqlTime(now.Add(ttl)), t, id}
+	var n int64
+	var err error
+	switch {
+	case prev != 0:
+		n, err = s.write(ctx, s.q.update, append(args, int64(prev), t)...)
+	case s.q.revive != "":
+		// A new conversation, the common case, in one statement; over a
+		// row, expired or not, the insert is refused with a duplicate key
+		// and the revive replaces an expired one.
+		if n, err = s.write(ctx, s.q.insert, args...); lostRace(err) == mysqlDuplicate {
+			n, err = s.write(ctx, s.q.revive, append(args, t)...)
+		}
+	default:
+		n, err = s.write(ctx, s.q.insert, append(args, t)...)
+	}
+	if code := lostRace(err); code != "" {
+		// Not the driver's message: MySQL's duplicate key quotes the key.
+		return fmt.Errorf("sqlstore: saving %s: %w (%s)", key.Redacted(), convo.ErrConflict, code)
+	}
+	if err != nil {
+		return wrap(ctx, "saving "+key.Redacted(), err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlstore: saving %s: the stored version is not %d: %w", key.Redacted(), prev, convo.ErrConflict)
 	}
 	return nil
 }
 
-// Cleanup deletes the rows that have expired by the Expiry clock's now, in
-// statements of at most Options.CleanupBatch rows, until fewer than that
-// remain or ctx ends. It returns how many rows it deleted. The background
-// loop calls it; tests and cron jobs may too.
-func (s *Store) Cleanup(ctx context.Context) (int64, error) {
-	if s.closed.Load() {
-		return 0, convo.ErrClosed
+// Delete removes the row of key, expired or not.
+func (s *Store) Delete(ctx context.Context, key convo.Key) error {
+	if err := s.check(ctx); err != nil {
+		return err
 	}
+	if _, err := s.write(ctx, s.q.delete, key.String()); err != nil {
+		return wrap(ctx, "deleting "+key.Redacted(), err)
+	}
+	return nil
+}
+
+// mysqlDuplicate is what lostRace returns for MySQL's ER_DUP_ENTRY.
+const mysqlDuplicate = "MySQL error 1062"
+
+// mysqlRace matches the text go-sql-driver/mysql gives MySQL's and
+// MariaDB's errors 1062 and 1213, "Error 1062 (23000): Duplicate entry …".
+var mysqlRace = regexp.MustCompile(`(?m)(^|: )Error (1062|1213)\b`)
+
+// lostRace returns the code of the error by which the database refused a
+// statement that lost a race, having written nothing: a duplicate key
+// (MySQL's insert of a key another Save has just stored), a deadlock or a
+// serialization failure; "" for any other error. It reads the codes
+// without importing the drivers: PostgreSQL's SQLSTATE through the
+// SQLState method of pgx's and pq's errors, MySQL's from the driver's text.
+func lostRace(err error) string {
+	var pg interface{ SQLState() string }
+	if errors.As(err, &pg) && (pg.SQLState() == "40001" || pg.SQLState() == "40P01") {
+		return "SQLSTATE " + pg.SQLState() // serialization_failure, deadlock_detected
+	}
+	if m := mysqlRace.FindStringSubmatch(fmt.Sprint(err)); m != nil {
+		return "MySQL error " + m[2] // mysqlDuplicate, ER_LOCK_DEADLOCK
+	}
+	return ""
+}
+
+// Cleanup deletes the rows expired by the Store's clock before the hour
+// it is in, in statements of at most Options.CleanupBatch rows, until one
+// deletes fewer or ctx ends, and returns how many it deleted. The
+// background loop calls it; cron jobs and tests may too.
+func (s *Store) Cleanup(ctx context.Context) (int64, error) {
 	var total int64
-	races := 0
-	for {
-		if err := ctx.Err(); err != nil {
-			return total, fmt.Errorf("sqlstore: cleanup: %w", err)
+	for races := 0; ; {
+		if err := s.check(ctx); err != nil {
+			return total, err
 		}
-		n, err := s.cleanupBatch(ctx)
-		if err != nil && lostRace(err) && races < 5 {
-			// A deadlock with a Save (which locks the key, then the
-			// expiry index, where a cleanup goes the other way): the
-			// database rolled this batch back; run it again.
-			races++
+		t := s.dialect.sqlTime(s.now())
+		args := []any{t, s.batch}
+		if s.dialect != MySQL {
+			args = append(args, t)
+		}
+		n, err := s.write(ctx, s.q.cleanup, args...)
+		if lostRace(err) != "" && races < 5 {
+			races++ // a deadlock with a Save, which the database rolled back
 			continue
 		}
 		if err != nil {
-			return total, err
+			return total, wrap(ctx, "cleanup of "+s.table, err)
 		}
-		total += n
-		if n < int64(s.batch) {
+		if total += n; n < int64(s.batch) {
 			return total, nil
 		}
 	}
 }
 
-// cleanupBatch runs one cleanup statement.
-func (s *Store) cleanupBatch(ctx context.Context) (int64, error) {
-	unlock, err := s.lockWrites(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer unlock()
-	now := s.dialect.sqlTime(s.expiry.Time())
-	res, err := s.db.ExecContext(ctx, s.sql.cleanup, s.sql.cleanupArgs(now, s.batch)...)
-	if err != nil {
-		return 0, fmt.Errorf("sqlstore: cleanup of %s: %w", s.table, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("sqlstore: cleanup of %s: %w", s.table, err)
-	}
-	return n, nil
-}
-
-func (s *Store) cleanupLoop(ctx context.Context) {
+func (s *Store) cleanupLoop(ctx context.Context, interval time.Duration) {
 	defer close(s.done)
-	t := time.NewTicker(s.interval)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-t.C:
-			n, err := s.Cleanup(ctx)
-			switch {
-			case err != nil && ctx.Err() == nil:
+			if n, err := s.Cleanup(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("sqlstore: cleanup failed", "table", s.table, "deleted", n, "error", err)
-			case n > 0:
-				s.log.Debug("sqlstore: cleanup", "table", s.table, "deleted", n)
 			}
 		case <-ctx.Done():
 			return
@@ -409,14 +410,21 @@ func (s *Store) cleanupLoop(ctx context.Context) {
 	}
 }
 
-// Close stops the cleanup loop, interrupting a cleanup under way, and
-// waits for it to return. Calls after Close fail with convo.ErrClosed. It
-// does not close the *sql.DB. Close is idempotent and returns nil.
+// Close stops the cleanup loop, interrupting a cleanup under way, waits
+// for it, and closes the Store's prepared statements. Later calls of the
+// Store's methods return errors wrapping convo.ErrClosed. Close leaves db
+// open, is idempotent and returns nil.
 func (s *Store) Close() error {
 	s.once.Do(func() {
 		s.closed.Store(true)
 		s.stop()
 	})
 	<-s.done
+	s.stmtsMu.Lock()
+	defer s.stmtsMu.Unlock()
+	for q, stmt := range s.stmts {
+		_ = stmt.Close() // waits for the calls still using it
+		delete(s.stmts, q)
+	}
 	return nil
 }
