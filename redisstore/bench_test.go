@@ -1,232 +1,203 @@
 package redisstore_test
 
-// Benchmarks of redisstore beside a PostgreSQL baseline, in one run:
+// Benchmarks of a conversation's turn (a Load and a Save) against the
+// Redis of CONVO_TEST_REDIS_ADDR, for the store's layout (one string,
+// "version:record") and, for comparison, a hash {v, d} saved by the same
+// compare-and-set (hashStore below, which is not part of the package):
 //
-//	CONVO_TEST_REDIS_ADDR=127.0.0.1:6379 \
-//	CONVO_TEST_POSTGRES_DSN='postgres://root@127.0.0.1:5432/test?sslmode=disable' \
-//	go test ./redisstore -run '^$' -bench . -benchmem -benchtime 2000x
+//	CONVO_TEST_REDIS_ADDR=127.0.0.1:6379 go test -run '^$' -bench . -benchmem
 //
-// The PostgreSQL side is NOT sqlstore (written separately): it is
-// pgBaseline below, a minimal store doing the equivalent compare-and-set
-// (one SELECT to load; one conditional UPDATE, or INSERT … ON CONFLICT …
-// WHERE expired for a new conversation, to save) through database/sql and
-// pgx's stdlib driver, on a table of its own. It passes the same
-// conformance suite, so the figures compare like with like.
+// Besides the client's time and allocations, each reports, per turn, the
+// Redis server's CPU time (server-cpu-ns/op: used_cpu_user and
+// used_cpu_sys of INFO cpu, network included) and the time its commands
+// ran (server-cmd-ns/op: INFO commandstats of GET, HMGET and EVALSHA),
+// meaningful only when nothing else uses that server, and the memory of
+// one record (MEMORY USAGE).
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"os"
-	"runtime"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/redis/go-redis/v9"
 	"github.com/smsconvo/convo"
 	"github.com/smsconvo/convo/convotest"
 	"github.com/smsconvo/convo/redisstore"
+	"github.com/stretchr/testify/require"
 )
 
-// pgBaseline is a comparison baseline for the benchmarks only: a minimal
-// PostgreSQL store with the same record, versions and expiry rules as
-// redisstore. It is not part of the package.
-type pgBaseline struct {
-	db     *sql.DB
-	table  string
-	expiry convo.Expiry
-	load   string
-	update string
-	insert string
+// layouts are the stores compared, each made on rdb with a prefix.
+var layouts = []struct {
+	name  string
+	store func(rdb redis.UniversalClient, prefix string) (convo.Store, error)
+}{
+	{"string", func(rdb redis.UniversalClient, prefix string) (convo.Store, error) {
+		return redisstore.New(rdb, redisstore.Options{Prefix: prefix})
+	}},
+	{"hash", func(rdb redis.UniversalClient, prefix string) (convo.Store, error) {
+		return &hashStore{rdb: rdb, prefix: prefix}, nil
+	}},
 }
 
-// newPGBaseline opens CONVO_TEST_POSTGRES_DSN (skipping when unset) and
-// creates a table of the test's own, dropped at its end.
-func newPGBaseline(t testing.TB, e convo.Expiry) *pgBaseline {
-	t.Helper()
-	dsn := os.Getenv("CONVO_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("CONVO_TEST_POSTGRES_DSN is not set: skipping the PostgreSQL comparison baseline")
-	}
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatalf("opening CONVO_TEST_POSTGRES_DSN: %v", err)
-	}
-	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(32)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		t.Fatalf("CONVO_TEST_POSTGRES_DSN is set but PostgreSQL is unreachable: %v", err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	table := "redisstore_baseline_" + hex.EncodeToString(b)
-	if _, err := db.ExecContext(ctx, `CREATE TABLE `+table+` (
-		key text PRIMARY KEY,
-		version bigint NOT NULL,
-		expires_at timestamptz NOT NULL,
-		data bytea NOT NULL)`); err != nil {
-		db.Close()
-		t.Fatalf("creating %s: %v", table, err)
-	}
-	t.Cleanup(func() {
-		if _, err := db.Exec(`DROP TABLE ` + table); err != nil {
-			t.Errorf("dropping %s: %v", table, err)
+// sizes are record sizes of the Greeter's conversations: a first message,
+// and a busy conversation holding retry records of 20 answers.
+var sizes = []int{512, 4 << 10}
+
+func BenchmarkTurn(b *testing.B) {
+	rdb := newClient(b, recommended(redisAddr(b)))
+	for _, l := range layouts {
+		for _, size := range sizes {
+			b.Run(fmt.Sprintf("%s/%dB", l.name, size), func(b *testing.B) {
+				prefix := newPrefix(b, rdb)
+				s, err := l.store(rdb, prefix)
+				require.NoError(b, err)
+				rec := []byte(strings.Repeat("x", size))
+				ctx := context.Background()
+				before := serverStats(b, rdb)
+				for b.Loop() {
+					turn(b, s, ctx, rey, rec)
+				}
+				serverStats(b, rdb).report(b, before)
+				mem, err := rdb.MemoryUsage(ctx, prefix+rey.String()).Result()
+				require.NoError(b, err)
+				b.ReportMetric(float64(mem), "redis-B/record")
+			})
 		}
-		db.Close()
-	})
-	return &pgBaseline{
-		db: db, table: table, expiry: e,
-		load: `SELECT version, expires_at, data FROM ` + table + ` WHERE key = $1`,
-		update: `UPDATE ` + table + ` SET version = $2, expires_at = $3, data = $4
-			WHERE key = $1 AND version = $5 AND expires_at > $6`,
-		insert: `INSERT INTO ` + table + ` AS t (key, version, expires_at, data) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (key) DO UPDATE SET version = EXCLUDED.version, expires_at = EXCLUDED.expires_at, data = EXCLUDED.data
-			WHERE t.expires_at <= $5`,
 	}
 }
 
-func (p *pgBaseline) Load(ctx context.Context, key convo.Key) (*convo.Conversation, error) {
-	var version int64
-	var expiresAt time.Time
-	var data []byte
-	err := p.db.QueryRowContext(ctx, p.load, key.String()).Scan(&version, &expiresAt, &data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return convo.NewConversation(key), nil
+// BenchmarkTurnParallel runs turns of many conversations at once, each
+// goroutine turning its own.
+func BenchmarkTurnParallel(b *testing.B) {
+	rdb := newClient(b, recommended(redisAddr(b)))
+	for _, l := range layouts {
+		b.Run(l.name, func(b *testing.B) {
+			s, err := l.store(rdb, newPrefix(b, rdb))
+			require.NoError(b, err)
+			rec := []byte(strings.Repeat("x", sizes[0]))
+			var next atomic.Int64
+			before := serverStats(b, rdb)
+			b.RunParallel(func(pb *testing.PB) {
+				key := convo.Key{From: "+1415555" + strconv.FormatInt(next.Add(1), 10), To: rey.To}
+				for pb.Next() {
+					turn(b, s, context.Background(), key, rec)
+				}
+			})
+			serverStats(b, rdb).report(b, before)
+		})
 	}
-	if err != nil {
-		return nil, fmt.Errorf("pgbaseline: loading %s: %w", key.Redacted(), err)
-	}
-	if !p.expiry.Time().Before(expiresAt) {
-		return convo.NewConversation(key), nil
-	}
-	c, err := convo.UnmarshalRecord(data)
-	if err != nil {
-		return nil, fmt.Errorf("pgbaseline: loading %s: %w", key.Redacted(), err)
-	}
-	c.Version = uint64(version)
-	return c, nil
 }
 
-var pgVersion atomic.Int64
-
-func (p *pgBaseline) Save(ctx context.Context, c *convo.Conversation) error {
-	data, err := convo.MarshalRecord(c)
+// turn loads key and saves rec over what it loaded.
+func turn(b *testing.B, s convo.Store, ctx context.Context, key convo.Key, rec []byte) {
+	_, v, err := s.Load(ctx, key)
+	if err == nil {
+		err = s.Save(ctx, key, rec, time.Hour, v, v%(1<<62)+1)
+	}
 	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// stats are a Redis server's CPU time and the time its commands of a
+// turn have run, in µs.
+type stats struct{ cpu, cmd float64 }
+
+func serverStats(b *testing.B, rdb *redis.Client) stats {
+	info, err := rdb.Info(context.Background(), "cpu", "commandstats").Result()
+	require.NoError(b, err)
+	var st stats
+	for _, line := range strings.Split(info, "\r\n") {
+		name, val, _ := strings.Cut(line, ":")
+		switch name {
+		case "used_cpu_sys", "used_cpu_user":
+			f, err := strconv.ParseFloat(val, 64)
+			require.NoError(b, err)
+			st.cpu += f * 1e6
+		case "cmdstat_get", "cmdstat_hmget", "cmdstat_evalsha", "cmdstat_eval":
+			_, usec, _ := strings.Cut(val, ",usec=")
+			usec, _, _ = strings.Cut(usec, ",")
+			f, err := strconv.ParseFloat(usec, 64)
+			require.NoError(b, err)
+			st.cmd += f
+		}
+	}
+	return st
+}
+
+func (st stats) report(b *testing.B, before stats) {
+	b.ReportMetric((st.cpu-before.cpu)*1e3/float64(b.N), "server-cpu-ns/op")
+	b.ReportMetric((st.cmd-before.cmd)*1e3/float64(b.N), "server-cmd-ns/op")
+}
+
+// hashStore keeps each record as a hash {v: version, d: record} with the
+// same compare-and-set as redisstore, for comparison only. TestHashStore
+// checks that it keeps the Store contract, so the figures compare like
+// with like.
+type hashStore struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+var hashSave = redis.NewScript(`
+local v = redis.call('HGET', KEYS[1], 'v') or ''
+if v == ARGV[2] then return 1 end
+if v ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`)
+
+func (s *hashStore) Load(ctx context.Context, key convo.Key) ([]byte, uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	vals, err := s.rdb.HMGet(ctx, s.prefix+key.String(), "v", "d").Result()
+	if err != nil {
+		return nil, 0, err
+	}
+	v, ok := vals[0].(string)
+	d, ok2 := vals[1].(string)
+	if !ok || !ok2 {
+		return nil, 0, nil
+	}
+	version, err := strconv.ParseUint(v, 10, 63)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", convo.ErrCorrupt, err)
+	}
+	return []byte(d), version, nil
+}
+
+func (s *hashStore) Save(ctx context.Context, key convo.Key, data []byte, ttl time.Duration, prev, next uint64) error {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	now := p.expiry.Time()
-	version := time.Now().UnixNano()<<8 | pgVersion.Add(1)&0xff
-	var res sql.Result
-	if c.Version == 0 {
-		res, err = p.db.ExecContext(ctx, p.insert, c.Key.String(), version, p.expiry.ExpiresAt(c), data, now)
-	} else {
-		res, err = p.db.ExecContext(ctx, p.update, c.Key.String(), version, p.expiry.ExpiresAt(c), data, int64(c.Version), now)
+	expect := ""
+	if prev != 0 {
+		expect = strconv.FormatUint(prev, 10)
 	}
-	if err != nil {
-		return fmt.Errorf("pgbaseline: saving %s: %w", c.Key.Redacted(), err)
+	ms := max((ttl + time.Millisecond - 1).Milliseconds(), 1)
+	ok, err := hashSave.Run(ctx, s.rdb, []string{s.prefix + key.String()}, expect, strconv.FormatUint(next, 10), ms, data).Int64()
+	if err == nil && ok != 1 {
+		err = convo.ErrConflict
 	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return fmt.Errorf("pgbaseline: saving %s: %w", c.Key.Redacted(), convo.ErrConflict)
-	}
-	c.Version = uint64(version)
-	return nil
-}
-
-func (p *pgBaseline) Delete(ctx context.Context, key convo.Key) error {
-	_, err := p.db.ExecContext(ctx, `DELETE FROM `+p.table+` WHERE key = $1`, key.String())
 	return err
 }
 
-// TestPostgresBaselineConformance shows that the benchmarks' baseline keeps
-// the same contract as redisstore.
-func TestPostgresBaselineConformance(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short mode")
-	}
-	convotest.TestStore(t, func(t *testing.T, e convo.Expiry) convo.Store { return newPGBaseline(t, e) })
-}
-
-// benchStores returns the stores a benchmark compares.
-func benchStores(b *testing.B) []struct {
-	name string
-	new  func(b *testing.B) convo.Store
-} {
-	return []struct {
-		name string
-		new  func(b *testing.B) convo.Store
-	}{
-		{"redis", func(b *testing.B) convo.Store {
-			return redisstore.New(newClient(b, nil), redisstore.Options{Prefix: newPrefix(b)})
-		}},
-		{"postgres-baseline", func(b *testing.B) convo.Store { return newPGBaseline(b, convo.Expiry{}) }},
-	}
-}
-
-// turn does one store round of a webhook turn: load, count, save.
-func turn(ctx context.Context, s convo.Store, key convo.Key) error {
-	c, err := s.Load(ctx, key)
-	if err != nil {
+func (s *hashStore) Delete(ctx context.Context, key convo.Key) error {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	now := time.Now()
-	c.Count++
-	if c.Started.IsZero() {
-		c.Started = now
-	}
-	c.LastActive = now
-	c.History = append(c.History, convo.Turn{At: now, In: "hello", Out: "Friend has messaged +15005550006 times"})
-	if len(c.History) > convo.DefaultHistorySize {
-		c.History = c.History[1:]
-	}
-	return s.Save(ctx, c)
+	return s.rdb.Del(ctx, s.prefix+key.String()).Err()
 }
 
-// BenchmarkLoadSave measures one Load and one Save of one conversation.
-func BenchmarkLoadSave(b *testing.B) {
-	for _, st := range benchStores(b) {
-		b.Run(st.name, func(b *testing.B) {
-			s := st.new(b)
-			ctx := context.Background()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				if err := turn(ctx, s, rey); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
-// BenchmarkConcurrent16 measures the throughput of 16 goroutines, each
-// turning its own conversation.
-func BenchmarkConcurrent16(b *testing.B) {
-	for _, st := range benchStores(b) {
-		b.Run(st.name, func(b *testing.B) {
-			s := st.new(b)
-			ctx := context.Background()
-			var next atomic.Int64
-			procs := runtime.GOMAXPROCS(0)
-			b.SetParallelism((16 + procs - 1) / procs)
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				key := convo.Key{From: fmt.Sprintf("+1415555%04d", next.Add(1)), To: "+15005550006"}
-				for pb.Next() {
-					if err := turn(ctx, s, key); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "turns/s")
-		})
-	}
+func TestHashStore(t *testing.T) {
+	rdb := newClient(t, recommended(redisAddr(t)))
+	convotest.TestStore(t, func(t *testing.T) convo.Store {
+		return &hashStore{rdb: rdb, prefix: newPrefix(t, rdb)}
+	})
 }
