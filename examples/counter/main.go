@@ -4,92 +4,47 @@
 //
 //	Rey has messaged +15005550006 3 times
 //
-// Run it with
+// Run it from the repository's root with
 //
-//	go run ./examples/counter [-addr 127.0.0.1:8080] [-store memory] [-dsn …] [-public-url https://…]
+//	go run ./examples/counter
 //
-// It serves POST /sms (the webhook) and GET / (a health line). Set
+// It serves the webhook at POST /sms (http://127.0.0.1:8080/sms) and a
+// health line at GET /, and prints a curl command to try. Set
 // TWILIO_AUTH_TOKEN to check Twilio's signatures; without it the webhook
 // accepts unsigned requests and says so loudly.
+//
+// Conversations live in memory by default, at most 10,000 of them; -store
+// picks another store (cookie, sqlite, postgres, mysql, redis) and -dsn its
+// data source. -h lists the flags; -genkey prints a key pair for the
+// cookie store's CONVO_COOKIE_KEYS.
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
-	"time"
 
 	"github.com/smsconvo/convo"
 	"github.com/smsconvo/convo/examples/internal/serve"
-	"github.com/smsconvo/convo/examples/internal/stores"
 )
 
-func main() {
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, log); err != nil {
-		log.Error("counter", "error", err)
-		os.Exit(1)
-	}
+// Path is where the webhook is served.
+const Path = "/sms"
+
+var counter = serve.Webhook{
+	Name:  "counter",
+	About: `Serves the counter of Twilio's "Create an SMS Conversation" guide: "Rey has messaged +15005550006 3 times".`,
+	Store: "memory",
+	Path:  Path,
+	Reply: convo.Greeter(convo.SeedNames()),
+	Try: func(w io.Writer, url string, unsigned bool) {
+		if unsigned {
+			fmt.Fprintf(w, "try: curl -d From=%%2B14158675308 -d To=%%2B15005550006 -d Body=hello %s\n", url)
+			return
+		}
+		fmt.Fprintf(w, "try: go run ./examples/phone -url %s (with the same TWILIO_AUTH_TOKEN, to sign)\n", url)
+	},
 }
 
-// run parses args, serves until ctx ends or SIGINT/SIGTERM arrives, and
-// shuts down gracefully.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
-	fs := flag.NewFlagSet("counter", flag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
-	storeName := fs.String("store", "memory", "where conversations live: "+strings.Join(stores.Names(), ", "))
-	dsn := fs.String("dsn", "", "the store's data source, in its driver's own form (see README)")
-	publicURL := fs.String("public-url", "", "the URL Twilio is configured with, when it differs from the one requests arrive at (tunnels, proxies)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+var run = counter.Run
 
-	store, closer, err := stores.Open(ctx, *storeName, *dsn, log)
-	if err != nil {
-		return fmt.Errorf("opening %s store: %w", *storeName, err)
-	}
-	defer closer.Close()
-
-	token := getenv("TWILIO_AUTH_TOKEN")
-	if token == "" {
-		log.Warn("TWILIO_AUTH_TOKEN is not set: SIGNATURES ARE NOT CHECKED, anyone who can reach this server can write to any conversation. Set it before exposing the server.")
-	}
-	h, err := convo.NewHandler(convo.Config{
-		Store:                      store,
-		Reply:                      convo.Greeter(convo.SeedNames()),
-		AuthToken:                  token,
-		InsecureSkipSignatureCheck: token == "",
-		PublicURL:                  *publicURL,
-		Logger:                     log,
-	})
-	if err != nil {
-		return err
-	}
-
-	mux := http.NewServeMux()
-	mux.Handle("POST /sms", h)
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintf(w, "convo counter: ok (store %s)\n", *storeName)
-	})
-
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 20 * time.Second}
-	url := "http://" + ln.Addr().String() + "/sms"
-	fmt.Fprintf(stdout, "convo counter (store %s) listening on %s\n", *storeName, url)
-	fmt.Fprintf(stdout, "try: curl -d From=%%2B14158675308 -d To=%%2B15005550006 -d Body=hello %s\n", url)
-
-	return serve.Until(ctx, srv, ln, 15*time.Second, log)
-}
+func main() { serve.Main("counter", nil, run) }

@@ -25,8 +25,10 @@
 // cookies, so a webhook keeping its state in the cookie sees the hours pass,
 // but one keeping it on the server (the counter's memory store, SQL, Redis)
 // lives by its own clock. With -counter the dev phone runs the counter
-// example's handler itself, in process, on the dev phone's clock, so a jump
-// of four hours ends its conversations too.
+// example's handler itself, in process, on a memory store, with the dev
+// phone's clock as the Handler's Now: the Handler decides when a
+// conversation has been idle too long, so a jump of four hours ends its
+// conversations too.
 //
 // Flags:
 //
@@ -39,61 +41,43 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/smsconvo/convo"
 	"github.com/smsconvo/convo/convotest"
 	"github.com/smsconvo/convo/examples/internal/serve"
+	"github.com/smsconvo/convo/examples/internal/stores"
 	"github.com/smsconvo/convo/memstore"
 )
 
-func main() {
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, log)
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		log.Error("devphone", "error", err)
-		os.Exit(1)
-	}
-}
+func main() { serve.Main("devphone", nil, run) }
 
-// run parses args, serves the page until ctx ends or SIGINT/SIGTERM
-// arrives, and shuts down gracefully. The first line it prints on stdout
+// run parses args and serves the page until ctx ends or SIGINT/SIGTERM
+// arrives, then shuts down gracefully. The first line it prints on stdout
 // holds the page's URL.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
 	fs := flag.NewFlagSet("devphone", flag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:8081", "address to serve the page on")
-	webhook := fs.String("url", "http://127.0.0.1:8080/sms", "the webhook URL to text")
-	publicURL := fs.String("public-url", "", "the URL to sign, when the webhook is configured with another one than -url")
+	addr := fs.String("addr", "127.0.0.1:8081", "`host:port` to serve the page on")
+	webhook := fs.String("url", "http://127.0.0.1:8080/sms", "the webhook `URL` to text, path included")
+	publicURL := fs.String("public-url", "", "the `URL` to sign, when the webhook is configured with another one than -url")
 	counter := fs.Bool("counter", false, "text the counter example in process, on the dev phone's clock, instead of -url")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: devphone [flags]\n\nServes a page that texts a Twilio messaging webhook as Twilio would; set TWILIO_AUTH_TOKEN to sign.\n\n")
+		fmt.Fprintf(fs.Output(), "usage: devphone [flags]\n\nServes a page (http://127.0.0.1:8081/ by default) that texts a Twilio messaging webhook\n"+
+			"as Twilio would; set TWILIO_AUTH_TOKEN to sign.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := serve.Parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	token := getenv("TWILIO_AUTH_TOKEN")
 	clock := &offsetClock{}
-	opts := Options{Webhook: *webhook, PublicURL: *publicURL, AuthToken: token, Clock: clock, Logger: log}
+	opts := Options{Webhook: *webhook, PublicURL: *publicURL, AuthToken: token, Clock: clock, Logger: log, LoopbackOnly: loopback(*addr)}
 	if *counter {
 		h, closer, err := counterHandler(token, clock.Now, log)
 		if err != nil {
@@ -102,32 +86,40 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		defer closer.Close()
 		opts.Handler, opts.PublicURL = h, ""
 	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	if ta, ok := ln.Addr().(*net.TCPAddr); ok && ta.IP.IsLoopback() {
-		opts.LoopbackOnly = true
-	}
 	s, err := newServer(opts)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second}
 	signed := "unsigned: set TWILIO_AUTH_TOKEN to sign"
 	if token != "" {
 		signed = "signed with TWILIO_AUTH_TOKEN"
 	}
-	fmt.Fprintf(stdout, "convo dev phone on http://%s/ texting %s (%s)\n", ln.Addr(), s.webhook, signed)
+	return serve.Run(ctx, serve.Server{Addr: *addr, Handler: s, Log: log, WriteTimeout: 60 * time.Second, Grace: 20 * time.Second,
+		Ready: func(base string) {
+			fmt.Fprintf(stdout, "convo dev phone on %s/ texting %s (%s)\n", base, s.webhook, signed)
+		}})
+}
 
-	return serve.Until(ctx, srv, ln, 20*time.Second, log)
+// loopback reports whether addr is a loopback address (or localhost): the
+// page then refuses requests for other hosts (see Options.LoopbackOnly).
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // counterHandler is the counter example's webhook (convo.Greeter of the
-// seed's names on memstore) with its clock set to now: the -counter mode.
+// seed's names on a memstore) with the Handler's clock set to now, the
+// dev phone's: the -counter mode. The Handler decides when conversations
+// expire, on that clock, so a clock jump of four hours ends them.
 func counterHandler(token string, now func() time.Time, log *slog.Logger) (http.Handler, io.Closer, error) {
-	store := memstore.New(memstore.Options{Expiry: convo.Expiry{Now: now}})
+	store := memstore.New(memstore.Options{MaxConversations: stores.MaxConversations})
 	h, err := convo.NewHandler(convo.Config{
 		Store:                      store,
 		Reply:                      convo.Greeter(convo.SeedNames()),

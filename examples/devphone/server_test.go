@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/smsconvo/convo"
 	"github.com/smsconvo/convo/convotest"
+	"github.com/smsconvo/convo/examples/internal/servetest"
 	"github.com/smsconvo/convo/memstore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -33,7 +33,7 @@ var quiet = slog.New(slog.DiscardHandler)
 // unsigned requests. It returns the webhook's URL.
 func counterServer(t testing.TB, clock *convotest.Clock, token string) string {
 	t.Helper()
-	store := memstore.New(memstore.Options{Expiry: convo.Expiry{Now: clock.Now}})
+	store := memstore.New(memstore.Options{})
 	t.Cleanup(func() { store.Close() })
 	h, err := convo.NewHandler(convo.Config{
 		Store: store, Reply: convo.Greeter(convo.SeedNames()), AuthToken: token, InsecureSkipSignatureCheck: token == "",
@@ -97,6 +97,34 @@ func replyText(e Entry) string {
 	return strings.Join(texts, "\n")
 }
 
+// burst sends a burst of n of Rey's messages through the API, checks its
+// entries and returns the replies' texts, sorted.
+func burst(t *testing.T, base string, n int) []string {
+	t.Helper()
+	var th Thread
+	require.Equal(t, http.StatusOK, post(t, base, "/api/burst", BurstRequest{From: rey, To: DefaultTo, Body: "quick", N: n}, &th))
+	var got []string
+	for i, e := range th.Entries[len(th.Entries)-n:] {
+		assert.Equal(t, "burst", e.Kind)
+		assert.Equal(t, fmt.Sprintf("%d/%d", i+1, n), e.Burst)
+		assert.Equal(t, fmt.Sprintf("quick (%d/%d)", i+1, n), e.Body)
+		assert.Empty(t, e.Error)
+		got = append(got, replyText(e))
+	}
+	slices.Sort(got)
+	return got
+}
+
+// getJSON fetches url and decodes its JSON into out.
+func getJSON(t *testing.T, url string, out any) {
+	t.Helper()
+	res, err := http.Get(url)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.NoError(t, json.NewDecoder(res.Body).Decode(out))
+}
+
 func TestCounterThroughTheAPI(t *testing.T) {
 	clock := convotest.NewClock(time.Time{})
 	base := devphone(t, Options{Webhook: counterServer(t, clock, ""), Clock: clock})
@@ -125,22 +153,11 @@ func TestCounterThroughTheAPI(t *testing.T) {
 	assert.Equal(t, "Rey has messaged +15005550006 3 times", replyText(e))
 
 	// A burst of 5 at once: none lost, each counted once.
-	require.Equal(t, http.StatusOK, post(t, base, "/api/burst", BurstRequest{From: rey, To: DefaultTo, Body: "quick", N: 5}, &th))
-	burst := th.Entries[len(th.Entries)-5:]
-	var got []string
-	for i, e := range burst {
-		assert.Equal(t, "burst", e.Kind)
-		assert.Equal(t, fmt.Sprintf("%d/5", i+1), e.Burst)
-		assert.Equal(t, fmt.Sprintf("quick (%d/5)", i+1), e.Body)
-		assert.Empty(t, e.Error)
-		got = append(got, replyText(e))
-	}
-	slices.Sort(got)
 	assert.Equal(t, []string{
 		"Rey has messaged +15005550006 4 times", "Rey has messaged +15005550006 5 times",
 		"Rey has messaged +15005550006 6 times", "Rey has messaged +15005550006 7 times",
 		"Rey has messaged +15005550006 8 times",
-	}, got)
+	}, burst(t, base, 5))
 
 	// Four hours pass on the shared clock: the conversation starts over.
 	require.Equal(t, http.StatusOK, post(t, base, "/api/clock", ClockRequest{Advance: "4h", From: rey, To: DefaultTo}, &th))
@@ -154,21 +171,15 @@ func TestCounterThroughTheAPI(t *testing.T) {
 	assert.Equal(t, "Finn has messaged +15005550001 1 times",
 		replyText(last(t, send(t, base, SendRequest{From: "+12349013030", To: "+15005550001", Body: "yo"}))))
 	var pairs []PairView
-	res, err := http.Get(base + "/api/pairs")
-	require.NoError(t, err)
-	require.NoError(t, json.NewDecoder(res.Body).Decode(&pairs))
-	res.Body.Close()
+	getJSON(t, base+"/api/pairs", &pairs)
 	assert.Equal(t, []PairView{
 		{From: rey, To: DefaultTo, Name: "Rey", Sent: 10, Label: "Rey +14158675308 → +15005550006"},
 		{From: "+12349013030", To: "+15005550001", Name: "Finn", Sent: 1, Label: "Finn +12349013030 → +15005550001"},
 	}, pairs)
 
 	// GET /api/thread gives the same thread back.
-	res, err = http.Get(base + "/api/thread?" + url.Values{"from": {rey}, "to": {DefaultTo}}.Encode())
-	require.NoError(t, err)
 	var again Thread
-	require.NoError(t, json.NewDecoder(res.Body).Decode(&again))
-	res.Body.Close()
+	getJSON(t, base+"/api/thread?"+url.Values{"from": {rey}, "to": {DefaultTo}}.Encode(), &again)
 	assert.Len(t, again.Entries, 3+1+5+1+1)
 	assert.Empty(t, again.Cookies, "the memory store sets no cookie")
 }
@@ -469,7 +480,10 @@ func TestBadRequests(t *testing.T) {
 	}
 	forms, _ := wh.requests()
 	assert.Empty(t, forms, "no bad request reached the webhook")
+}
 
+func TestBadGETs(t *testing.T) {
+	base := devphone(t, Options{Webhook: newWebhook(t, twiml("<Response/>")).url})
 	res, err := http.Get(base + "/api/thread?from=%2B1")
 	require.NoError(t, err)
 	res.Body.Close()
@@ -517,30 +531,7 @@ func TestNewServerRefusesBadURL(t *testing.T) {
 // startDevphone runs the command on a free port and returns the page's URL.
 func startDevphone(t *testing.T, env map[string]string, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, pw, quiet)
-		pw.Close()
-	}()
-	sc := bufio.NewScanner(pr)
-	require.True(t, sc.Scan(), "the command printed nothing")
-	line := sc.Text()
-	go io.Copy(io.Discard, pr)
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err, "graceful shutdown")
-		case <-time.After(25 * time.Second):
-			t.Error("the command did not shut down")
-		}
-	})
-	i := strings.Index(line, "http://")
-	require.GreaterOrEqual(t, i, 0, line)
-	page, _, _ := strings.Cut(line[i:], " ")
-	return strings.TrimSuffix(page, "/")
+	return strings.TrimSuffix(servetest.Start(t, run, env, args...).URL, "/")
 }
 
 func TestCommandCounterMode(t *testing.T) {

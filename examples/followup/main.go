@@ -13,15 +13,22 @@
 // its pending list, appends an outbound turn to its History and saves it
 // with the store's compare-and-set, loading again and redoing the change
 // when a webhook saved the conversation in between (convo.ErrConflict).
+// The stores keep convo's JSON record, which the bot edits with the
+// examples' internal record package.
 //
 // Run it with
 //
-//	TWILIO_ACCOUNT_SID=AC… TWILIO_AUTH_TOKEN=… go run ./examples/followup [-addr 127.0.0.1:8080] [-store memory] [-dsn …] [-public-url https://…]
+//	TWILIO_ACCOUNT_SID=AC… TWILIO_AUTH_TOKEN=… go run ./examples/followup
+//
+// from the repository's root. It serves the webhook at POST /sms
+// (http://127.0.0.1:8080/sms) and a health line at GET /; -h lists the
+// flags.
 //
 // Both variables are required: the account SID and auth token authenticate
 // the REST calls, and the token also checks the webhooks' signatures. The
-// store must keep conversations on a server (memory, or a database store),
-// since reminders are recorded outside any webhook. Reminders still waiting
+// store must keep conversations on a server (memory, sqlite, postgres,
+// mysql or redis; not cookie), since reminders are recorded outside any
+// webhook. Reminders still waiting
 // at shutdown are dropped and logged.
 package main
 
@@ -32,12 +39,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/smsconvo/convo"
@@ -45,12 +47,13 @@ import (
 	"github.com/smsconvo/convo/examples/internal/stores"
 )
 
+// Path is where the webhook is served.
+const Path = "/sms"
+
 func main() {
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, log, deps{}); err != nil {
-		log.Error("followup", "error", err)
-		os.Exit(1)
-	}
+	serve.Main("followup", nil, func(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
+		return run(ctx, args, getenv, stdout, log, deps{})
+	})
 }
 
 // deps are what tests replace: the HTTP client of the REST calls, the
@@ -61,40 +64,40 @@ type deps struct {
 	now      func() time.Time
 }
 
-// run parses args, serves until ctx ends or SIGINT/SIGTERM arrives, and
-// shuts down gracefully.
+// run is the program: see the package documentation.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger, d deps) error {
 	fs := flag.NewFlagSet("followup", flag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
-	storeName := fs.String("store", "memory", "where conversations live: "+strings.Join(stores.Names(), ", "))
-	dsn := fs.String("dsn", "", "the store's data source, in its driver's own form (see README)")
-	publicURL := fs.String("public-url", "", "the URL Twilio is configured with, when it differs from the one requests arrive at (tunnels, proxies)")
-	if err := fs.Parse(args); err != nil {
+	var web serve.Flags
+	web.Register(fs, "127.0.0.1:8080")
+	st := stores.Register(fs, "followup", "memory")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: followup [flags]\n\nA reminder bot at POST %s that texts later through Twilio's REST API.\n"+
+			"TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required.\n\n", Path)
+		fs.PrintDefaults()
+	}
+	if err := serve.Parse(fs, args); err != nil {
 		return err
 	}
 	sid, token := getenv("TWILIO_ACCOUNT_SID"), getenv("TWILIO_AUTH_TOKEN")
 	if sid == "" || token == "" {
 		return errors.New("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set: they authenticate the REST calls that send reminders")
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	store, closer, err := stores.Open(ctx, *storeName, *dsn, log)
+	store, closer, err := st.Open(ctx, getenv, log)
 	if err != nil {
-		return fmt.Errorf("opening %s store: %w", *storeName, err)
+		return err
 	}
 	defer closer.Close()
-	if err := checkServerSide(ctx, store); err != nil {
-		return fmt.Errorf("the %s store: %w", *storeName, err)
+	if _, ok := store.(convo.ClientHeld); ok {
+		return fmt.Errorf("-store %s keeps conversations in Twilio's cookie; followup records reminders outside any webhook and needs a store on a server", st.Store)
 	}
 
-	bot := NewReminders(store, NewTwilioSender(sid, token, d.restHTTP), d.after, d.now, log)
+	bot := NewReminders(NewTwilioSender(sid, token, d.restHTTP), d.after, d.now, log)
 	defer bot.Close()
 	h, err := convo.NewHandler(convo.Config{
 		Store:       store,
 		Reply:       bot.Reply(),
 		AuthToken:   token,
-		PublicURL:   *publicURL,
+		PublicURL:   web.PublicURL,
 		HistorySize: HistorySize,
 		Now:         d.now,
 		Logger:      log,
@@ -102,30 +105,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-
+	bot.Attach(h)
 	mux := http.NewServeMux()
-	mux.Handle("POST /sms", h)
+	mux.Handle("POST "+Path, h)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintf(w, "convo followup: ok (store %s, %d reminders waiting)\n", *storeName, bot.Waiting())
+		fmt.Fprintf(w, "convo followup: ok (store %s, %d reminders waiting); the webhook is POST %s\n", st.Store, bot.Waiting(), Path)
 	})
-
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 20 * time.Second}
-	fmt.Fprintf(stdout, "convo followup (store %s) listening on http://%s/sms\n", *storeName, ln.Addr())
-
-	return serve.Until(ctx, srv, ln, 15*time.Second, log)
-}
-
-// checkServerSide fails for a store that keeps conversations in Twilio's
-// cookie (it needs the webhook's HTTP exchange, convo.ErrNoExchange):
-// reminders are recorded outside any webhook, where no cookie can be set.
-func checkServerSide(ctx context.Context, store convo.Store) error {
-	_, err := store.Load(ctx, convo.Key{From: "+0", To: "+0"})
-	if errors.Is(err, convo.ErrNoExchange) {
-		return errors.New("it keeps conversations in Twilio's cookie; followup needs a store on a server")
-	}
-	return nil
+	return serve.Run(ctx, serve.Server{Addr: web.Addr, Handler: mux, Log: log, Ready: func(base string) {
+		fmt.Fprintf(stdout, "convo followup (store %s) listening on %s%s\n", st.Store, base, Path)
+	}})
 }

@@ -1,41 +1,29 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/smsconvo/convo"
 	"github.com/smsconvo/convo/convotest"
+	"github.com/smsconvo/convo/examples/internal/servetest"
 )
 
 func TestFollowupProgram(t *testing.T) {
 	rest := newFakeREST(t)
 	timers := &fakeTimers{}
 	env := map[string]string{"TWILIO_ACCOUNT_SID": testSID, "TWILIO_AUTH_TOKEN": testToken}
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	logs := &syncBuilder{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-public-url", "https://bot.example.com"}, func(k string) string { return env[k] }, pw,
-			slog.New(slog.NewTextHandler(logs, nil)), deps{restHTTP: rest.client(), after: timers.AfterFunc})
-		pw.Close()
-	}()
-	sc := bufio.NewScanner(pr)
-	require.True(t, sc.Scan(), "the program printed nothing")
-	line := sc.Text()
-	go io.Copy(io.Discard, pr)
-	hook := line[strings.Index(line, "http://"):]
+	prog := servetest.Start(t, func(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
+		return run(ctx, args, getenv, stdout, log, deps{restHTTP: rest.client(), after: timers.AfterFunc})
+	}, env, "-public-url", "https://bot.example.com")
+	hook := prog.URL
+	assert.Regexp(t, `^http://127\.0\.0\.1:\d+/sms$`, hook)
 
 	// Twilio is configured with the public URL and signs it; the request
 	// reaches the local address.
@@ -48,7 +36,7 @@ func TestFollowupProgram(t *testing.T) {
 	require.NoError(t, err)
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	assert.Equal(t, "convo followup: ok (store memory, 1 reminders waiting)\n", string(b))
+	assert.Equal(t, "convo followup: ok (store memory, 1 reminders waiting); the webhook is POST /sms\n", string(b))
 
 	require.Equal(t, 1, timers.FireAll())
 	calls := rest.Calls()
@@ -64,14 +52,6 @@ func TestFollowupProgram(t *testing.T) {
 	r, err := unsigned.Phone(userPhone, ourNumber).Send(context.Background(), "REMIND 1s x")
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusForbidden, r.Status)
-
-	cancel()
-	select {
-	case err := <-done:
-		assert.NoError(t, err, "graceful shutdown")
-	case <-time.After(20 * time.Second):
-		t.Fatal("the program did not shut down")
-	}
 }
 
 func TestFollowupProgramNeedsCredentials(t *testing.T) {
@@ -93,18 +73,11 @@ func TestFollowupProgramRefusesUnknownStore(t *testing.T) {
 	assert.ErrorContains(t, err, "unknown store")
 }
 
-// cookieLike is a store that, like cookiestore, needs the webhook's HTTP
-// exchange for every call.
-type cookieLike struct{ convo.Store }
-
-func (cookieLike) Load(ctx context.Context, key convo.Key) (*convo.Conversation, error) {
-	if _, ok := convo.ExchangeFrom(ctx); !ok {
-		return nil, fmt.Errorf("cookie-like: %w", convo.ErrNoExchange)
-	}
-	return convo.NewConversation(key), nil
-}
-
-func TestCheckServerSide(t *testing.T) {
-	assert.NoError(t, checkServerSide(context.Background(), openMemory(t, convo.Expiry{})))
-	assert.ErrorContains(t, checkServerSide(context.Background(), cookieLike{}), "needs a store on a server")
+// The cookie store keeps conversations in Twilio's cookie, where reminders
+// cannot be recorded: the program refuses it.
+func TestFollowupRefusesTheCookieStore(t *testing.T) {
+	env := map[string]string{"TWILIO_ACCOUNT_SID": testSID, "TWILIO_AUTH_TOKEN": testToken}
+	err := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-store", "cookie"}, func(k string) string { return env[k] }, io.Discard,
+		slog.New(slog.DiscardHandler), deps{})
+	assert.ErrorContains(t, err, "needs a store on a server")
 }

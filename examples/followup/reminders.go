@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,15 +68,15 @@ func RealAfterFunc(d time.Duration, f func()) func() bool { return time.AfterFun
 // saving the same conversation at the same moment loses nothing.
 //
 // Reminders wait in this process's timers: a restart forgets them (a real
-// service would keep them in a job queue). The conversation itself lives in
-// the store, which must keep conversations on a server, since reminders
-// are recorded outside any webhook.
+// service would keep them in a job queue). They are recorded in the
+// conversation through the Handler's Update (see Attach), outside any
+// webhook, so the Handler's store must keep conversations on a server.
 type Reminders struct {
-	store convo.Store
-	send  Sender
-	after AfterFunc
-	now   func() time.Time
-	log   *slog.Logger
+	conversations Updater
+	send          Sender
+	after         AfterFunc
+	now           func() time.Time
+	log           *slog.Logger
 
 	mu      sync.Mutex
 	pending map[string]func() bool // by reminder ID
@@ -85,17 +84,27 @@ type Reminders struct {
 	running sync.WaitGroup // reminders being delivered
 }
 
+// Updater changes a conversation outside a webhook, as *convo.Handler does.
+type Updater interface {
+	Update(ctx context.Context, key convo.Key, fn func(c *convo.Conversation) error) error
+}
+
 // NewReminders returns the bot. after and now default to the system's
-// timers and clock.
-func NewReminders(store convo.Store, send Sender, after AfterFunc, now func() time.Time, log *slog.Logger) *Reminders {
+// timers and clock. Give it the Handler that runs its Reply with Attach
+// before the first message.
+func NewReminders(send Sender, after AfterFunc, now func() time.Time, log *slog.Logger) *Reminders {
 	if after == nil {
 		after = RealAfterFunc
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Reminders{store: store, send: send, after: after, now: now, log: log, pending: map[string]func() bool{}}
+	return &Reminders{send: send, after: after, now: now, log: log, pending: map[string]func() bool{}}
 }
+
+// Attach gives the bot the Handler that runs its Reply, through which it
+// records the reminders it sends.
+func (r *Reminders) Attach(h Updater) { r.conversations = h }
 
 // Reply is the reply function to give convo.Config.
 func (r *Reminders) Reply() convo.ReplyFunc { return convo.WithState(r.answer) }
@@ -248,52 +257,38 @@ func (r *Reminders) deliver(key convo.Key, rem Reminder) {
 	}
 }
 
-// MaxRecordAttempts bounds the compare-and-set loop of record.
-const MaxRecordAttempts = 10
+// errGone is what record's update returns for a conversation that ended or
+// expired meanwhile: it is left alone.
+var errGone = errors.New("the conversation is over")
 
 // record takes the reminder id off the conversation's pending list and, when
-// out is not empty, appends an outbound-only turn to its History. It loads,
-// changes and saves the conversation, and when another writer saved it in
-// between (convo.ErrConflict) loads it again and redoes the change.
+// out is not empty, appends an outbound-only turn to its History. The
+// Handler's Update runs it as a turn would: a webhook of the same pair, on
+// this server or another, saving at the same moment loses nothing.
 func (r *Reminders) record(ctx context.Context, key convo.Key, id, out string) error {
-	for attempt := 1; ; attempt++ {
-		c, err := r.store.Load(ctx, key)
-		if err != nil {
-			return fmt.Errorf("loading: %w", err)
+	err := r.conversations.Update(ctx, key, func(c *convo.Conversation) error {
+		if c.Count == 0 {
+			return errGone
 		}
 		s, err := convo.StateOf[State](c)
 		if err != nil {
 			return err
 		}
-		s.Pending = deleteID(s.Pending, id)
-		if len(s.Pending) == 0 {
+		if s.Pending = deleteID(s.Pending, id); len(s.Pending) == 0 {
 			c.State = nil
 		} else if err := convo.SetState(c, s); err != nil {
 			return err
 		}
 		if out != "" {
 			c.History = append(c.History, convo.Turn{At: r.now(), Out: out})
-			if n := len(c.History) - HistorySize; n > 0 {
-				c.History = append(c.History[:0], c.History[n:]...)
-			}
+			c.History = c.History[max(len(c.History)-HistorySize, 0):]
 		}
-		err = r.store.Save(ctx, c)
-		if !errors.Is(err, convo.ErrConflict) || attempt == MaxRecordAttempts {
-			if err != nil {
-				return fmt.Errorf("saving (attempt %d): %w", attempt, err)
-			}
-			return nil
-		}
-		// Someone saved first: wait a little, then redo the change on
-		// what they saved.
-		t := time.NewTimer(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 5))))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("saving: %w", context.Cause(ctx))
-		}
+		return nil
+	})
+	if errors.Is(err, errGone) {
+		return nil
 	}
+	return err
 }
 
 func deleteID(rs []Reminder, id string) []Reminder {

@@ -14,8 +14,7 @@ import (
 
 	"github.com/smsconvo/convo"
 	"github.com/smsconvo/convo/convotest"
-	"github.com/smsconvo/convo/memstore"
-	"github.com/smsconvo/convo/sqlstore"
+	"github.com/smsconvo/convo/examples/internal/stores"
 )
 
 const (
@@ -28,46 +27,28 @@ const (
 type kit struct {
 	clock  *convotest.Clock
 	store  convo.Store
+	h      *convo.Handler
 	timers *fakeTimers
 	rest   *fakeREST
 	bot    *Reminders
 	tw     *convotest.Twilio
-	logs   *syncBuilder
+	logs   *convotest.Logs
 }
 
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
+// openStore opens a store for a test.
+type openStore func(t *testing.T) convo.Store
+
+func openMemory(t *testing.T) convo.Store { return openNamed(t, "memory", "") }
+
+func openSQLite(t *testing.T) convo.Store {
+	return openNamed(t, "sqlite", filepath.Join(t.TempDir(), "followup.db"))
 }
 
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuilder) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// openStore opens a store on the given expiry.
-type openStore func(t *testing.T, e convo.Expiry) convo.Store
-
-func openMemory(t *testing.T, e convo.Expiry) convo.Store {
-	s := memstore.New(memstore.Options{Expiry: e})
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-func openSQLite(t *testing.T, e convo.Expiry) convo.Store {
-	db, err := sqlstore.Open(sqlstore.SQLite, filepath.Join(t.TempDir(), "followup.db"))
+// openNamed opens the store name on dsn as the program does.
+func openNamed(t *testing.T, name, dsn string) convo.Store {
+	s, closer, err := stores.Open(context.Background(), "followup", name, dsn, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
-	s, err := sqlstore.New(db, sqlstore.Options{Expiry: e})
-	require.NoError(t, err)
-	require.NoError(t, s.Migrate(context.Background()))
-	t.Cleanup(func() { s.Close(); db.Close() })
+	t.Cleanup(func() { closer.Close() })
 	return s
 }
 
@@ -80,19 +61,21 @@ func eachStore(t *testing.T, test func(t *testing.T, open openStore)) {
 // newKit runs the bot on a store from open (wrapped by wrap unless it is
 // nil) with fake timers, a fake REST API and a hand-moved clock, driven by
 // convotest's fake Twilio.
-func newKit(t *testing.T, open openStore, wrap func(convo.Store) convo.Store) *kit {
+func newKit(t *testing.T, open openStore, wrap func(convo.Store, *convotest.Clock) convo.Store) *kit {
 	t.Helper()
-	k := &kit{clock: convotest.NewClock(time.Time{}), timers: &fakeTimers{}, rest: newFakeREST(t), logs: &syncBuilder{}}
-	k.store = open(t, convo.Expiry{Now: k.clock.Now})
+	logs, log := convotest.NewLogs()
+	k := &kit{clock: convotest.NewClock(time.Time{}), timers: &fakeTimers{}, rest: newFakeREST(t), logs: logs}
+	k.store = open(t)
 	if wrap != nil {
-		k.store = wrap(k.store)
+		k.store = wrap(k.store, k.clock)
 	}
-	log := slog.New(slog.NewTextHandler(k.logs, nil))
-	k.bot = NewReminders(k.store, NewTwilioSender(testSID, testToken, k.rest.client()), k.timers.AfterFunc, k.clock.Now, log)
+	k.bot = NewReminders(NewTwilioSender(testSID, testToken, k.rest.client()), k.timers.AfterFunc, k.clock.Now, log)
 	t.Cleanup(k.bot.Close)
-	h, err := convo.NewHandler(convo.Config{Store: k.store, Reply: k.bot.Reply(), AuthToken: testToken, HistorySize: HistorySize, Now: k.clock.Now, Logger: log})
+	var err error
+	k.h, err = convo.NewHandler(convo.Config{Store: k.store, Reply: k.bot.Reply(), AuthToken: testToken, HistorySize: HistorySize, Now: k.clock.Now, Logger: log})
 	require.NoError(t, err)
-	k.tw = convotest.NewTwilio(h, convotest.TwilioOptions{AuthToken: testToken, AccountSID: testSID, Now: k.clock.Now})
+	k.bot.Attach(k.h)
+	k.tw = convotest.NewTwilio(k.h, convotest.TwilioOptions{AuthToken: testToken, AccountSID: testSID, Now: k.clock.Now})
 	return k
 }
 
@@ -104,9 +87,10 @@ func say(t *testing.T, p *convotest.Phone, body string) string {
 	return r.String()
 }
 
+// load returns key's conversation and its state.
 func (k *kit) load(t *testing.T, key convo.Key) (*convo.Conversation, State) {
 	t.Helper()
-	c, err := k.store.Load(context.Background(), key)
+	c, err := k.h.Conversation(context.Background(), key)
 	require.NoError(t, err)
 	s, err := convo.StateOf[State](c)
 	require.NoError(t, err)
@@ -146,7 +130,9 @@ func TestReminderIsSentThroughRESTAndRecorded(t *testing.T) {
 		assert.Empty(t, s.Pending)
 		require.Len(t, c.History, 3)
 		last := c.History[2]
-		assert.Equal(t, convo.Turn{At: k.clock.Now(), In: "", Out: "Reminder: buy milk"}, last)
+		assert.Equal(t, "", last.In)
+		assert.Equal(t, "Reminder: buy milk", last.Out)
+		assert.True(t, last.At.Equal(k.clock.Now()), "dated by the bot's clock: %v", last.At)
 		assert.Equal(t, 2, c.Count, "a reminder is not an inbound message")
 		assert.Contains(t, k.logs.String(), "reminder sent")
 		assert.NotContains(t, k.logs.String(), userPhone)
@@ -168,7 +154,7 @@ func TestReminderScheduledOncePerMessage(t *testing.T) {
 
 	// The Handler re-runs a turn after a conflicting save elsewhere: the
 	// reply function then sees the same message again.
-	c := convo.NewConversation(p.Key())
+	c := &convo.Conversation{Key: p.Key(), Count: 2}
 	m := &convo.Message{MessageSID: r.Form.Get("MessageSid"), From: userPhone, To: ourNumber, Body: "REMIND 1m stretch"}
 	_, err = k.bot.Reply()(context.Background(), c, m)
 	require.NoError(t, err)
@@ -177,32 +163,38 @@ func TestReminderScheduledOncePerMessage(t *testing.T) {
 	assert.Len(t, k.rest.Calls(), 1)
 }
 
-// racingStore saves the conversation itself just before the reminders'
-// first Save, as a webhook turn on another server would, so that Save
-// meets a real version conflict.
+// racingStore saves the conversation through another Handler (another
+// server) just before the reminders' first save, so that the reminders'
+// save meets a real version conflict.
 type racingStore struct {
 	convo.Store
-	once sync.Once
-	t    *testing.T
+	other *convo.Handler
+	once  sync.Once
+	t     *testing.T
 }
 
-func (r *racingStore) Save(ctx context.Context, c *convo.Conversation) error {
-	if c.Count == 2 && len(c.History) > 0 && c.History[len(c.History)-1].Out == "Reminder: water plants" {
+func (r *racingStore) Save(ctx context.Context, key convo.Key, data []byte, ttl time.Duration, prev, next uint64) error {
+	if strings.Contains(string(data), `"out":"Reminder: water plants"`) {
 		r.once.Do(func() {
-			other, err := r.Store.Load(ctx, c.Key)
-			require.NoError(r.t, err)
-			other.Count++
-			other.History = append(other.History, convo.Turn{In: "meanwhile", Out: "elsewhere"})
-			require.NoError(r.t, r.Store.Save(ctx, other))
+			require.NoError(r.t, r.other.Update(ctx, key, func(c *convo.Conversation) error {
+				c.Count++
+				c.History = append(c.History, convo.Turn{In: "meanwhile", Out: "elsewhere"})
+				return nil
+			}))
 		})
 	}
-	return r.Store.Save(ctx, c)
+	return r.Store.Save(ctx, key, data, ttl, prev, next)
 }
 
 func TestReminderRecordRetriesOnConflict(t *testing.T) {
 	eachStore(t, func(t *testing.T, open openStore) {
 		var racer *racingStore
-		k := newKit(t, open, func(s convo.Store) convo.Store { racer = &racingStore{Store: s, t: t}; return racer })
+		k := newKit(t, open, func(s convo.Store, clock *convotest.Clock) convo.Store {
+			other, err := convo.NewHandler(convo.Config{Store: s, Reply: convo.Greeter(nil), InsecureSkipSignatureCheck: true, Now: clock.Now})
+			require.NoError(t, err)
+			racer = &racingStore{Store: s, other: other, t: t}
+			return racer
+		})
 		p := k.tw.Phone(userPhone, ourNumber)
 		say(t, p, "REMIND 2h water plants")
 		say(t, p, "REMIND 3h feed cat")
@@ -329,4 +321,20 @@ func TestReminderLostAtRestartIsForgotten(t *testing.T) {
 	assert.Equal(t, "Waiting:\n1. \"stretch\" in 0s", say(t, p, "LIST"), "just due: perhaps being sent")
 	k.clock.Advance(Overdue)
 	assert.Equal(t, "No reminders waiting. "+usage, say(t, p, "LIST"))
+}
+
+// A reminder due after the conversation's idle expiry is still sent, but
+// not recorded: the conversation is over, and the next message starts a
+// fresh one.
+func TestReminderAfterTheConversationExpired(t *testing.T) {
+	k := newKit(t, openMemory, nil)
+	p := k.tw.Phone(userPhone, ourNumber)
+	say(t, p, "REMIND 5h renew passport")
+	k.clock.Advance(5 * time.Hour)
+	require.Equal(t, 1, k.timers.FireAll())
+	assert.Len(t, k.rest.Calls(), 1, "sent")
+	c, _ := k.load(t, p.Key())
+	assert.Zero(t, c.Count, "the expired conversation is not made again")
+	assert.NotContains(t, k.logs.String(), "recording a reminder failed")
+	assert.Equal(t, "No reminders waiting. "+usage, say(t, p, "LIST"), "a fresh conversation")
 }

@@ -29,8 +29,9 @@
 // /media URL[,URL…] attaches media to the next message, /retry sends the
 // latest message again as Twilio's retry does (same MessageSid), /wait 4h
 // ages the phone's cookie (the server's clock is its own), /cookies shows
-// the cookie held, /help lists them and /quit leaves; start a line with
-// "//" to send a text beginning with "/".
+// the cookie held, /status delivered posts the status callback Twilio would
+// send about a message to the phone, /help lists them and /quit leaves;
+// start a line with "//" to send a text beginning with "/".
 //
 // Without a terminal, the command stops at the first message that fails
 // (a network error, or an answer other than 2xx) and exits with status 1.
@@ -95,6 +96,8 @@ type phone struct {
 	next    []string // attached to the next message only
 	verbose bool
 	out     io.Writer
+	webhook string // the -url
+	signed  string // whether requests are signed, said plainly
 
 	mu     sync.Mutex
 	offset time.Duration // how far /wait moved the phone's clock
@@ -108,64 +111,75 @@ func (ph *phone) now() time.Time {
 
 // run is the whole command, with its environment passed in for tests.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, interactive bool, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("phone", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	webhook := fs.String("url", "http://127.0.0.1:8080/sms", "the webhook URL to text")
-	from := fs.String("from", "+14158675308", "the phone's number")
-	to := fs.String("to", "+15005550006", "your Twilio number")
-	var media listFlag
-	fs.Var(&media, "media", "media URL to attach to each message (repeat, or separate with commas)")
-	whatsapp := fs.Bool("whatsapp", false, `text over WhatsApp ("whatsapp:" before both numbers)`)
-	name := fs.String("name", "", "the WhatsApp profile name (default "+convotest.DefaultProfileName+")")
-	publicURL := fs.String("public-url", "", "the URL to sign, when the server is configured with another one than -url")
-	verbose := fs.Bool("v", false, "also print each answer's status and TwiML")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: phone [flags] [message ...]\n\nTexts a Twilio messaging webhook as Twilio would; set TWILIO_AUTH_TOKEN to sign.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if len(media) > convo.MaxMedia {
-		return fmt.Errorf("%d -media URLs; a message carries at most %d", len(media), convo.MaxMedia)
-	}
-	if *whatsapp {
-		*from, *to = withPrefix(*from), withPrefix(*to)
-	}
-
-	ph := &phone{media: media, verbose: *verbose, out: stdout}
-	token := getenv("TWILIO_AUTH_TOKEN")
-	tw, err := convotest.NewTwilioURL(*webhook, convotest.TwilioOptions{AuthToken: token, URL: *publicURL, Now: ph.now})
+	ph, texts, err := newPhone(args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
-	ph.tw = tw
-	ph.p = tw.Phone(*from, *to)
-	if *name != "" {
-		ph.p.ProfileName = *name
-	}
-
-	if fs.NArg() > 0 {
-		for _, text := range fs.Args() {
+	if len(texts) > 0 {
+		for _, text := range texts {
 			if err := ph.send(ctx, text); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-
 	if interactive {
-		signed := "unsigned: set TWILIO_AUTH_TOKEN to sign"
-		if token != "" {
-			signed = "signed with TWILIO_AUTH_TOKEN"
-		}
-		fmt.Fprintf(stdout, "Texting %s from %s via %s (%s). /help lists commands.\n", *to, *from, *webhook, signed)
+		fmt.Fprintf(stdout, "Texting %s from %s via %s (%s). /help lists commands.\n", ph.p.Key().To, ph.p.Key().From, ph.webhook, ph.signed)
 	}
+	return ph.session(ctx, stdin, interactive, stderr)
+}
+
+// newPhone parses the command's flags and returns the phone they
+// describe, and the messages given as arguments.
+func newPhone(args []string, getenv func(string) string, stdout, stderr io.Writer) (*phone, []string, error) {
+	fs := flag.NewFlagSet("phone", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	webhook := fs.String("url", "http://127.0.0.1:8080/sms", "the webhook `URL` to text, path included")
+	from := fs.String("from", "+14158675308", "the phone's number")
+	to := fs.String("to", "+15005550006", "your Twilio number")
+	var media listFlag
+	fs.Var(&media, "media", "media `URL` to attach to each message (repeat, or separate with commas)")
+	whatsapp := fs.Bool("whatsapp", false, `text over WhatsApp ("whatsapp:" before both numbers)`)
+	name := fs.String("name", "", "the WhatsApp profile name (default "+convotest.DefaultProfileName+")")
+	publicURL := fs.String("public-url", "", "the `URL` to sign, when the server is configured with another one than -url")
+	verbose := fs.Bool("v", false, "also print each answer's status and TwiML")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: phone [flags] [message ...]\n\nTexts a Twilio messaging webhook as Twilio would; set TWILIO_AUTH_TOKEN to sign.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	if len(media) > convo.MaxMedia {
+		return nil, nil, fmt.Errorf("%d -media URLs; a message carries at most %d", len(media), convo.MaxMedia)
+	}
+	if *whatsapp {
+		*from, *to = withPrefix(*from), withPrefix(*to)
+	}
+	ph := &phone{media: media, verbose: *verbose, out: stdout, webhook: *webhook, signed: "unsigned: set TWILIO_AUTH_TOKEN to sign"}
+	token := getenv("TWILIO_AUTH_TOKEN")
+	if token != "" {
+		ph.signed = "signed with TWILIO_AUTH_TOKEN"
+	}
+	tw, err := convotest.NewTwilioURL(*webhook, convotest.TwilioOptions{AuthToken: token, URL: *publicURL, Now: ph.now})
+	if err != nil {
+		return nil, nil, err
+	}
+	ph.tw, ph.p = tw, tw.Phone(*from, *to)
+	if *name != "" {
+		ph.p.ProfileName = *name
+	}
+	return ph, fs.Args(), nil
+}
+
+// session reads messages and commands from stdin, one per line, until its
+// end or /quit. Without a terminal, the first failure ends it.
+func (ph *phone) session(ctx context.Context, stdin io.Reader, interactive bool, stderr io.Writer) error {
 	sc := bufio.NewScanner(stdin)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for {
 		if interactive {
-			fmt.Fprint(stdout, "> ")
+			fmt.Fprint(ph.out, "> ")
 		}
 		if !sc.Scan() {
 			break
@@ -182,7 +196,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 	}
 	if interactive {
-		fmt.Fprintln(stdout)
+		fmt.Fprintln(ph.out)
 	}
 	return sc.Err()
 }
@@ -194,6 +208,8 @@ const help = `Each line is a message. Commands:
   /retry               send the latest message again, as Twilio's retry (same MessageSid)
   /wait DURATION       age the phone's cookie, such as /wait 4h (the server's clock is its own)
   /cookies             show the cookie the phone holds for the webhook
+  /status STATUS [SID] post the status callback Twilio would send about a message to the
+                       phone (delivered, undelivered, failed, read, …) to the webhook
   /quit                leave
   //text               send "/text"`
 
@@ -209,7 +225,11 @@ func (ph *phone) line(ctx context.Context, line string) error {
 		return ph.send(ctx, line)
 	}
 	cmd, arg, _ := strings.Cut(line[1:], " ")
-	arg = strings.TrimSpace(arg)
+	return ph.command(ctx, cmd, strings.TrimSpace(arg))
+}
+
+// command runs the command /cmd arg.
+func (ph *phone) command(ctx context.Context, cmd, arg string) error {
 	switch cmd {
 	case "media":
 		var l listFlag
@@ -235,14 +255,9 @@ func (ph *phone) line(ctx context.Context, line string) error {
 		ph.mu.Unlock()
 		fmt.Fprintf(ph.out, "(%s pass for the phone's cookie)\n", d)
 	case "cookies":
-		cookies := ph.p.Cookies()
-		if len(cookies) == 0 {
-			fmt.Fprintln(ph.out, "(no cookie)")
-		}
-		for _, c := range cookies {
-			exp, _ := ph.tw.Jar().ExpiresAt(ph.p.Key(), c.Name)
-			fmt.Fprintf(ph.out, "(cookie %s, %d bytes, expires in %s)\n", c.Name, len(c.Value), exp.Sub(ph.now()).Round(time.Second))
-		}
+		ph.cookies()
+	case "status":
+		return ph.status(ctx, arg)
 	case "help":
 		fmt.Fprintln(ph.out, help)
 	case "quit", "exit":
@@ -250,6 +265,40 @@ func (ph *phone) line(ctx context.Context, line string) error {
 	default:
 		return fmt.Errorf("unknown command /%s; /help lists them", cmd)
 	}
+	return nil
+}
+
+// cookies prints the cookies the phone holds.
+func (ph *phone) cookies() {
+	cookies := ph.p.Cookies()
+	if len(cookies) == 0 {
+		fmt.Fprintln(ph.out, "(no cookie)")
+	}
+	for _, c := range cookies {
+		exp, _ := ph.tw.Jar().ExpiresAt(ph.p.Key(), c.Name)
+		fmt.Fprintf(ph.out, "(cookie %s, %d bytes, expires in %s)\n", c.Name, len(c.Value), exp.Sub(ph.now()).Round(time.Second))
+	}
+}
+
+// status posts a status callback, "STATUS [SID]", to the webhook: what
+// Twilio posts to a message's status callback URL.
+func (ph *phone) status(ctx context.Context, arg string) error {
+	fields := strings.Fields(arg)
+	if len(fields) == 0 || len(fields) > 2 {
+		return errors.New("/status needs a status, such as /status delivered, and optionally the message's SID")
+	}
+	cb := convotest.StatusCallback{Status: strings.ToLower(fields[0])}
+	if len(fields) == 2 {
+		cb.MessageSID = fields[1]
+	}
+	r, err := ph.p.SendStatus(ctx, cb)
+	if err != nil {
+		return err
+	}
+	if r.Status < 200 || r.Status > 299 {
+		return fmt.Errorf("the webhook answered the status callback with HTTP %d: %s", r.Status, firstLine(r.Body))
+	}
+	fmt.Fprintf(ph.out, "(status callback %s for %s: HTTP %d)\n", cb.Status, r.Form.Get("MessageSid"), r.Status)
 	return nil
 }
 

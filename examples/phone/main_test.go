@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/smsconvo/convo"
@@ -198,4 +199,38 @@ func TestVerbose(t *testing.T) {
 	r := runPhone(t, nil, "", false, "-url", u, "-v", "hi")
 	require.NoError(t, r.err)
 	assert.Regexp(t, `^\[HTTP 200, MessageSid SM[0-9a-f]{32}\]\n\[<\?xml.*<Message>Rey has messaged \+15005550006 1 times</Message></Response>\]\nRey has messaged \+15005550006 1 times\n$`, r.out)
+}
+
+// /status posts the status callback Twilio would send about a message to
+// the phone: signed, From and To reversed, handed to Config.OnStatus.
+func TestStatusCommand(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		seen []convo.Status
+	)
+	store := memstore.New(memstore.Options{})
+	defer store.Close()
+	h, err := convo.NewHandler(convo.Config{
+		Store: store, Reply: convo.Greeter(convo.SeedNames()), AuthToken: "s3cret", Logger: slog.New(slog.DiscardHandler),
+		OnStatus: func(_ context.Context, s *convo.Status) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, *s)
+		},
+	})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	r := runPhone(t, map[string]string{"TWILIO_AUTH_TOKEN": "s3cret"}, "/status delivered SMabc\n/status FAILED\n/status\n", false, "-url", srv.URL+"/sms")
+	require.Error(t, r.err, "/status without a status")
+	assert.Contains(t, r.err.Error(), "/status needs a status")
+	assert.Regexp(t, `^\(status callback delivered for SMabc: HTTP 200\)\n\(status callback failed for SM[0-9a-f]{32}: HTTP 200\)\n$`, r.out)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, seen, 2)
+	assert.Equal(t, "SMabc", seen[0].MessageSID)
+	assert.Equal(t, "delivered", seen[0].Status)
+	assert.Equal(t, convo.Key{From: "+14158675308", To: "+15005550006"}, seen[0].Key, "the phone's conversation")
+	assert.Equal(t, "failed", seen[1].Status)
+	assert.Equal(t, "30003", seen[1].ErrorCode)
 }

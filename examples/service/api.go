@@ -20,6 +20,7 @@ type conversationJSON struct {
 	Started    time.Time  `json:"started"`
 	LastActive time.Time  `json:"last_active"`
 	History    []turnJSON `json:"history"`
+	Deliveries []Delivery `json:"deliveries"` // the statuses of the messages sent to it, newest first
 }
 
 type turnJSON struct {
@@ -30,9 +31,11 @@ type turnJSON struct {
 
 // api serves the staff's view of the conversations, behind a bearer token.
 type api struct {
-	store convo.Store
-	token string
-	log   *slog.Logger
+	store         convo.Store
+	conversations *convo.Handler
+	deliveries    *deliveries
+	token         string
+	log           *slog.Logger
 }
 
 // authorized wraps next with the bearer-token check, compared in constant
@@ -54,21 +57,22 @@ func pathKey(r *http.Request) convo.Key {
 }
 
 // getConversation answers the conversation of a From/To pair as JSON: 404
-// when the store holds none (or only an expired one).
+// when there is none (nothing stored, or it expired or ended).
 func (a *api) getConversation(w http.ResponseWriter, r *http.Request) {
 	key := pathKey(r)
-	c, err := a.store.Load(r.Context(), key)
+	c, err := a.conversations.Conversation(r.Context(), key)
 	if err != nil {
 		a.storeError(w, r, key, err)
 		return
 	}
-	if c.IsNew() || (c.Count == 0 && len(c.History) == 0) {
+	if c.Count == 0 {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such conversation"})
 		return
 	}
-	out := conversationJSON{From: key.From, To: key.To, Count: c.Count, Started: c.Started, LastActive: c.LastActive, History: []turnJSON{}}
+	out := conversationJSON{From: key.From, To: key.To, Count: c.Count, Started: c.Started, LastActive: c.LastActive,
+		History: []turnJSON{}, Deliveries: a.deliveries.of(key)}
 	for _, t := range c.History {
-		out.History = append(out.History, turnJSON(t))
+		out.History = append(out.History, turnJSON{At: t.At, In: t.In, Out: t.Out})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -83,6 +87,11 @@ func (a *api) deleteConversation(w http.ResponseWriter, r *http.Request) {
 	}
 	a.log.Info("conversation deleted", "conversation", key.Redacted())
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// getDeliveries answers the latest delivery statuses, newest first.
+func (a *api) getDeliveries(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, a.deliveries.of(convo.Key{}))
 }
 
 func (a *api) storeError(w http.ResponseWriter, r *http.Request, key convo.Key, err error) {

@@ -1,26 +1,35 @@
 // Command service shows convo mounted in an existing Go web service: a
-// coffee shop's small HTTP API that also answers SMS.
+// coffee shop's small HTTP API that also answers SMS, with OpenTelemetry
+// metrics and delivery statuses.
 //
-// It is an ordinary net/http program: one http.ServeMux with Go 1.22
-// method-and-path patterns, request logging (log/slog) and panic recovery
-// as middleware around it, graceful shutdown on SIGINT and SIGTERM. convo
-// is one route among others:
+// It is an ordinary net/http program: one http.ServeMux with method-and-path
+// patterns, request logging (log/slog, JSON) and panic recovery as
+// middleware around it, graceful shutdown on SIGINT and SIGTERM. convo is
+// one route among others; point your Twilio number's "A message comes in"
+// webhook at https://your.host/twilio/sms:
 //
-//	POST   /twilio/sms                      Twilio's webhook: convo.Handler with the shop's keyword bot
+//	POST   /twilio/sms                      Twilio's webhook: convo.Handler with the shop's keyword bot; status callbacks too
 //	GET    /healthz                         liveness
 //	GET    /api/menu                        the menu the bot texts, as JSON
-//	GET    /api/conversations/{from}/{to}   a conversation as JSON (bearer ADMIN_TOKEN)
+//	GET    /api/conversations/{from}/{to}   a conversation and its delivery statuses as JSON (bearer ADMIN_TOKEN)
 //	DELETE /api/conversations/{from}/{to}   forget a conversation (bearer ADMIN_TOKEN)
+//	GET    /api/deliveries                  the latest delivery statuses as JSON (bearer ADMIN_TOKEN)
+//	GET    /debug/metrics                   the webhook's OpenTelemetry metrics as text (bearer ADMIN_TOKEN)
 //
 // Configuration comes from the environment: TWILIO_AUTH_TOKEN (required: the
 // service refuses to start without it unless -insecure is given, for local
 // development), PUBLIC_URL (the URL Twilio is configured with, when the
-// service sits behind a tunnel or proxy, such as https://shop.example.com),
-// and ADMIN_TOKEN (enables the conversation API; without it those routes
-// do not exist). Run it with
+// service sits behind a tunnel or proxy, such as https://shop.example.com;
+// the bot's replies then ask Twilio for delivery statuses at PUBLIC_URL's
+// /twilio/sms), and ADMIN_TOKEN (enables the /api/conversations,
+// /api/deliveries and /debug/metrics routes; without it they do not
+// exist). Run it from the repository's root with
 //
-//	TWILIO_AUTH_TOKEN=… PUBLIC_URL=https://… go run ./examples/service [-addr 127.0.0.1:8080] [-store memory] [-dsn …]
+//	TWILIO_AUTH_TOKEN=… PUBLIC_URL=https://… ADMIN_TOKEN=… go run ./examples/service
 //	go run ./examples/service -insecure
+//
+// Its first line on stdout, and its "listening" log line, name the webhook:
+// POST http://127.0.0.1:8080/twilio/sms by default. -h lists the flags.
 package main
 
 import (
@@ -30,12 +39,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/url"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/smsconvo/convo"
@@ -43,86 +49,131 @@ import (
 	"github.com/smsconvo/convo/examples/internal/stores"
 )
 
-func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, log); err != nil {
-		log.Error("service", "error", err)
-		os.Exit(1)
-	}
-}
+// WebhookPath is where Twilio's webhook (and status callbacks) are served.
+const WebhookPath = "/twilio/sms"
 
 // ShutdownTimeout is how long requests in flight get to finish at shutdown.
 const ShutdownTimeout = 20 * time.Second
 
-// run parses args, reads the environment, serves until ctx ends or SIGINT or
-// SIGTERM arrives, and shuts down gracefully.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
+func main() { serve.Main("service", slog.New(slog.NewJSONHandler(os.Stderr, nil)), run) }
+
+// config is the service's configuration, from flags and environment.
+type config struct {
+	addr       string
+	stores     *stores.Flags
+	token      string // TWILIO_AUTH_TOKEN
+	publicURL  string // PUBLIC_URL
+	adminToken string // ADMIN_TOKEN
+}
+
+// configure reads args and the environment.
+func configure(args []string, getenv func(string) string, log *slog.Logger) (*config, error) {
 	fs := flag.NewFlagSet("service", flag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
-	storeName := fs.String("store", "memory", "where conversations live: "+strings.Join(stores.Names(), ", "))
-	dsn := fs.String("dsn", "", "the store's data source, in its driver's own form (see README)")
+	c := &config{token: getenv("TWILIO_AUTH_TOKEN"), publicURL: getenv("PUBLIC_URL"), adminToken: getenv("ADMIN_TOKEN")}
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "`host:port` to listen on (port 0 picks a free one)")
 	insecure := fs.Bool("insecure", false, "accept unsigned webhooks when TWILIO_AUTH_TOKEN is unset (local development only)")
-	if err := fs.Parse(args); err != nil {
-		return err
+	c.stores = stores.Register(fs, "service", "memory")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: service [flags]\n\nA coffee shop's HTTP API answering SMS at POST %s.\n"+
+			"Environment: TWILIO_AUTH_TOKEN (required unless -insecure), PUBLIC_URL, ADMIN_TOKEN.\n\n", WebhookPath)
+		fs.PrintDefaults()
 	}
-	token, publicURL, adminToken := getenv("TWILIO_AUTH_TOKEN"), getenv("PUBLIC_URL"), getenv("ADMIN_TOKEN")
+	if err := serve.Parse(fs, args); err != nil {
+		return nil, err
+	}
 	switch {
-	case token == "" && !*insecure:
-		return errors.New("TWILIO_AUTH_TOKEN is not set; set it, or pass -insecure to accept unsigned webhooks in local development")
-	case token == "":
+	case c.stores.GenKey:
+	case c.token == "" && !*insecure:
+		return nil, errors.New("TWILIO_AUTH_TOKEN is not set; set it, or pass -insecure to accept unsigned webhooks in local development")
+	case c.token == "":
 		log.Warn("-insecure: webhook signatures are NOT checked; anyone who can reach this server can write to any conversation")
 	}
+	return c, nil
+}
 
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	store, closer, err := stores.Open(ctx, *storeName, *dsn, log)
+// run is the program: see the package documentation.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
+	c, err := configure(args, getenv, log)
 	if err != nil {
-		return fmt.Errorf("opening %s store: %w", *storeName, err)
+		return err
+	}
+	if c.stores.GenKey {
+		return stores.WriteKey(stdout)
+	}
+	store, closer, err := c.stores.Open(ctx, getenv, log)
+	if err != nil {
+		return err
 	}
 	defer closer.Close()
+	m, err := newMetrics()
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	mux, err := routes(c, store, m, log)
+	if err != nil {
+		return err
+	}
+	return serve.Run(ctx, serve.Server{
+		Addr:    c.addr,
+		Handler: logRequests(log, recoverPanics(log, mux)),
+		Log:     log,
+		Grace:   ShutdownTimeout,
+		Ready: func(base string) {
+			log.Info("listening", "addr", base, "webhook", "POST "+base+WebhookPath, "store", c.stores.Store)
+			fmt.Fprintf(stdout, "coffee shop service (store %s) listening on %s (Twilio webhook: POST %s%s)\n", c.stores.Store, base, base, WebhookPath)
+		},
+	})
+}
 
+// routes builds the service's mux, convo's webhook among its routes.
+func routes(c *config, store convo.Store, m *metrics, log *slog.Logger) (*http.ServeMux, error) {
+	d := &deliveries{now: time.Now, log: log}
 	sms, err := convo.NewHandler(convo.Config{
 		Store:                      store,
-		Reply:                      Bot,
-		AuthToken:                  token,
-		InsecureSkipSignatureCheck: token == "",
-		PublicURL:                  publicURL,
+		Reply:                      NewBot(statusCallbackURL(c.publicURL)),
+		AuthToken:                  c.token,
+		InsecureSkipSignatureCheck: c.token == "",
+		PublicURL:                  c.publicURL,
 		Fallback:                   convo.Text("Sorry, we're busy. Please try again in a minute."),
+		OnStatus:                   d.record,
+		Observer:                   m.observer,
 		Logger:                     log,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-
 	mux := http.NewServeMux()
-	mux.Handle("POST /twilio/sms", sms)
+	mux.Handle("POST "+WebhookPath, sms)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /api/menu", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, Menu)
 	})
-	if adminToken != "" {
-		a := &api{store: store, token: adminToken, log: log}
-		mux.Handle("GET /api/conversations/{from}/{to}", a.authorized(a.getConversation))
-		mux.Handle("DELETE /api/conversations/{from}/{to}", a.authorized(a.deleteConversation))
-	} else {
-		log.Info("ADMIN_TOKEN is not set: the conversation API is off")
+	if c.adminToken == "" {
+		log.Info("ADMIN_TOKEN is not set: the conversation, delivery and metrics routes are off")
+		return mux, nil
 	}
+	a := &api{store: store, conversations: sms, deliveries: d, token: c.adminToken, log: log}
+	mux.Handle("GET /api/conversations/{from}/{to}", a.authorized(a.getConversation))
+	mux.Handle("DELETE /api/conversations/{from}/{to}", a.authorized(a.deleteConversation))
+	mux.Handle("GET /api/deliveries", a.authorized(a.getDeliveries))
+	mux.Handle("GET /debug/metrics", a.authorized(m.serveText))
+	return mux, nil
+}
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
+// statusCallbackURL returns where the bot's replies ask Twilio to post
+// their delivery statuses: the webhook at PUBLIC_URL. Without PUBLIC_URL
+// the service does not know its public address, and asks for none (a
+// Messaging Service's own status callback URL still works).
+func statusCallbackURL(publicURL string) string {
+	u, err := url.Parse(publicURL)
+	if publicURL == "" || err != nil {
+		return ""
 	}
-	srv := &http.Server{
-		Handler:           logRequests(log, recoverPanics(log, mux)),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      20 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	if u.Path == "" || u.Path == "/" {
+		u.Path = WebhookPath
 	}
-	fmt.Fprintf(stdout, "coffee shop service (store %s) listening on http://%s; Twilio webhook at /twilio/sms\n", *storeName, ln.Addr())
-
-	return serve.Until(ctx, srv, ln, ShutdownTimeout, log)
+	return u.String()
 }

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smsconvo/convo/convotest"
+	"github.com/smsconvo/convo/examples/internal/servetest"
 )
 
 const (
@@ -30,60 +30,29 @@ const (
 	customer   = "+14158675308"
 )
 
-type lockedWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // service is the program running on a free port.
 type service struct {
+	*servetest.Program
 	base string // http://127.0.0.1:port
-	logs *lockedWriter
-	stop context.CancelFunc
-	done chan error
 }
 
 func startService(t *testing.T, env map[string]string, args ...string) *service {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	s := &service{logs: &lockedWriter{}, stop: cancel, done: make(chan error, 1)}
-	go func() {
-		s.done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, pw,
-			slog.New(slog.NewTextHandler(s.logs, nil)))
-		pw.Close()
-	}()
-	sc := bufio.NewScanner(pr)
-	if !sc.Scan() {
-		cancel()
-		t.Fatalf("the service printed nothing: %v", <-s.done)
-	}
-	line := sc.Text()
-	go io.Copy(io.Discard, pr)
-	i := strings.Index(line, "http://")
-	require.GreaterOrEqual(t, i, 0, line)
-	s.base, _, _ = strings.Cut(line[i:], ";")
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-s.done:
-		case <-time.After(30 * time.Second):
-			t.Error("the service did not shut down")
-		}
-	})
-	return s
+	p := servetest.Start(t, run, env, args...)
+	return &service{Program: p, base: p.URL}
+}
+
+// fullEnv is the environment of a service with every route on, behind
+// PUBLIC_URL.
+var fullEnv = map[string]string{"TWILIO_AUTH_TOKEN": authToken, "PUBLIC_URL": publicURL, "ADMIN_TOKEN": adminToken}
+
+// twilio returns a fake Twilio configured with the public webhook URL,
+// signing with token; its requests reach the local address.
+func (s *service) twilio(t *testing.T, token string) *convotest.Twilio {
+	t.Helper()
+	tw, err := convotest.NewTwilioURL(s.base+WebhookPath, convotest.TwilioOptions{AuthToken: token, URL: publicURL + WebhookPath})
+	require.NoError(t, err)
+	return tw
 }
 
 func (s *service) do(t *testing.T, method, path, bearer string) (int, string) {
@@ -110,21 +79,17 @@ func say(t *testing.T, p *convotest.Phone, body string) string {
 }
 
 func TestServiceExample(t *testing.T) {
-	s := startService(t, map[string]string{"TWILIO_AUTH_TOKEN": authToken, "PUBLIC_URL": publicURL, "ADMIN_TOKEN": adminToken})
+	s := startService(t, fullEnv)
+	assert.Contains(t, s.Stdout(), "(Twilio webhook: POST "+s.base+"/twilio/sms)", "the first line names the webhook")
+	assert.Contains(t, s.Logs.String(), `msg=listening addr=`+s.base+` webhook="POST `+s.base+`/twilio/sms"`)
 
-	// Twilio is configured with the public URL and signs that; the
-	// requests reach the local address.
-	tw, err := convotest.NewTwilioURL(s.base+"/twilio/sms", convotest.TwilioOptions{AuthToken: authToken, URL: publicURL + "/twilio/sms"})
-	require.NoError(t, err)
-	p := tw.Phone(customer, shopNumber)
+	p := s.twilio(t, authToken).Phone(customer, shopNumber)
 	assert.Equal(t, `You said "hello" (message 1). Text HOURS or MENU.`, say(t, p, "hello"))
 	assert.Equal(t, Hours, say(t, p, "hours"))
 	assert.Equal(t, "Today: espresso $2.50, flat white $3.80, croissant $2.90.", say(t, p, " Menu "))
 	assert.Equal(t, `You said "one flat white please" (message 4). Text HOURS or MENU.`, say(t, p, "one flat white please"))
 
-	forged, err := convotest.NewTwilioURL(s.base+"/twilio/sms", convotest.TwilioOptions{AuthToken: "wrong", URL: publicURL + "/twilio/sms"})
-	require.NoError(t, err)
-	r, err := forged.Phone(customer, shopNumber).Send(context.Background(), "hi")
+	r, err := s.twilio(t, "wrong").Phone(customer, shopNumber).Send(context.Background(), "hi")
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusForbidden, r.Status)
 
@@ -145,10 +110,7 @@ func TestServiceExample(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, status)
 	status, _ = s.do(t, "GET", convPath, "not-the-token")
 	assert.Equal(t, http.StatusUnauthorized, status)
-	status, body = s.do(t, "GET", convPath, adminToken)
-	require.Equal(t, http.StatusOK, status, body)
-	var conv conversationJSON
-	require.NoError(t, json.Unmarshal([]byte(body), &conv))
+	conv := conversation(t, s, customer)
 	assert.Equal(t, customer, conv.From)
 	assert.Equal(t, shopNumber, conv.To)
 	assert.Equal(t, 4, conv.Count)
@@ -165,7 +127,7 @@ func TestServiceExample(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, status)
 	assert.Equal(t, `You said "back" (message 1). Text HOURS or MENU.`, say(t, p, "back"), "a deleted conversation starts over")
 
-	logs := s.logs.String()
+	logs := s.Logs.String()
 	assert.Contains(t, logs, `route="POST /twilio/sms" status=200`)
 	assert.Contains(t, logs, `route="POST /twilio/sms" status=403`)
 	assert.Contains(t, logs, `route="GET /api/conversations/{from}/{to}" status=401`)
@@ -175,25 +137,131 @@ func TestServiceExample(t *testing.T) {
 	assert.NotContains(t, logs, adminToken)
 }
 
+// conversation fetches a customer's conversation from the API.
+func conversation(t *testing.T, s *service, from string) conversationJSON {
+	t.Helper()
+	status, body := s.do(t, "GET", "/api/conversations/"+from+"/"+shopNumber, adminToken)
+	require.Equal(t, http.StatusOK, status, body)
+	var conv conversationJSON
+	require.NoError(t, json.Unmarshal([]byte(body), &conv))
+	return conv
+}
+
+// The bot's replies ask Twilio for delivery statuses at the public
+// webhook; the status callbacks Twilio posts there are recorded, shown in
+// the conversation and in /api/deliveries, and run no turn.
+func TestServiceRecordsDeliveryStatuses(t *testing.T) {
+	s := startService(t, fullEnv)
+	p := s.twilio(t, authToken).Phone(customer, shopNumber)
+	r, err := p.Send(context.Background(), "hours")
+	require.NoError(t, err)
+	require.Len(t, r.Messages, 1)
+	assert.Equal(t, publicURL+WebhookPath, r.Messages[0].StatusCallback, "the reply asks for its delivery statuses")
+
+	ctx := context.Background()
+	for _, st := range []convotest.StatusCallback{{MessageSID: "SMout1", Status: "sent"}, {MessageSID: "SMout1", Status: "delivered"}, {MessageSID: "SMout2", Status: "undelivered"}} {
+		r, err := p.SendStatus(ctx, st)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, r.Status)
+		assert.Empty(t, r.Body, "a status callback gets an empty answer")
+	}
+	r, err = s.twilio(t, "wrong").Phone(customer, shopNumber).SendStatus(ctx, convotest.StatusCallback{Status: "delivered"})
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusForbidden, r.Status, "status callbacks are signed too")
+
+	conv := conversation(t, s, customer)
+	assert.Equal(t, 1, conv.Count, "status callbacks run no turn")
+	require.Len(t, conv.Deliveries, 3)
+	assert.Equal(t, Delivery{MessageSID: "SMout2", Status: "undelivered", ErrorCode: "30003", From: customer, To: shopNumber, At: conv.Deliveries[0].At}, conv.Deliveries[0])
+	assert.Equal(t, "delivered", conv.Deliveries[1].Status)
+	assert.Equal(t, "sent", conv.Deliveries[2].Status)
+
+	say(t, s.twilio(t, authToken).Phone("+12349013030", shopNumber), "hi")
+	_, err = s.twilio(t, authToken).Phone("+12349013030", shopNumber).SendStatus(ctx, convotest.StatusCallback{MessageSID: "SMfinn", Status: "read"})
+	require.NoError(t, err)
+	assert.Len(t, conversation(t, s, customer).Deliveries, 3, "a conversation shows its own deliveries only")
+
+	status, body := s.do(t, "GET", "/api/deliveries", adminToken)
+	require.Equal(t, http.StatusOK, status, body)
+	var all []Delivery
+	require.NoError(t, json.Unmarshal([]byte(body), &all))
+	require.Len(t, all, 4)
+	assert.Equal(t, "SMfinn", all[0].MessageSID, "newest first")
+	status, _ = s.do(t, "GET", "/api/deliveries", "")
+	assert.Equal(t, http.StatusUnauthorized, status)
+
+	assert.Contains(t, s.Logs.String(), `msg="message not delivered" conversation=…5308/…0006 message_sid=SMout2 status=undelivered error_code=30003`)
+}
+
+// GET /debug/metrics shows the webhook's OpenTelemetry metrics, recorded
+// by otelconvo through the SDK: requests by outcome, durations.
+func TestServiceMetrics(t *testing.T) {
+	s := startService(t, fullEnv)
+	tw := s.twilio(t, authToken)
+	p := tw.Phone(customer, shopNumber)
+	say(t, p, "hello")
+	say(t, p, "menu")
+	_, err := p.Retry(context.Background())
+	require.NoError(t, err)
+	_, err = p.SendStatus(context.Background(), convotest.StatusCallback{Status: "delivered"})
+	require.NoError(t, err)
+	_, err = s.twilio(t, "wrong").Phone(customer, shopNumber).Send(context.Background(), "hi")
+	require.NoError(t, err)
+
+	status, body := s.do(t, "GET", "/debug/metrics", adminToken)
+	require.Equal(t, http.StatusOK, status, body)
+	for _, want := range []string{
+		`convo.webhook.requests{convo.channel="sms",convo.outcome="answered",http.response.status_code="200"} 2`,
+		`convo.webhook.requests{convo.channel="sms",convo.outcome="replayed",http.response.status_code="200"} 1`,
+		`convo.webhook.requests{convo.outcome="status_callback",http.response.status_code="200"} 1`,
+		`convo.webhook.requests{convo.outcome="refused",http.response.status_code="403"} 1`,
+		`convo.webhook.duration{convo.outcome="answered"} count=2 sum=`,
+		`convo.store.duration{convo.store.operation="save"} count=2 sum=`,
+		`convo.reply.duration count=2 sum=`,
+	} {
+		assert.Contains(t, body, want)
+	}
+	assert.NotContains(t, body, customer, "no phone number in the metrics")
+	status, _ = s.do(t, "GET", "/debug/metrics", "")
+	assert.Equal(t, http.StatusUnauthorized, status)
+}
+
+func TestStatusCallbackURL(t *testing.T) {
+	assert.Equal(t, "", statusCallbackURL(""))
+	assert.Equal(t, "https://shop.example.com/twilio/sms", statusCallbackURL("https://shop.example.com"))
+	assert.Equal(t, "https://shop.example.com/twilio/sms", statusCallbackURL("https://shop.example.com/"))
+	assert.Equal(t, "https://tunnel.example/hook?x=1", statusCallbackURL("https://tunnel.example/hook?x=1"))
+}
+
 func TestServiceWithoutAdminTokenHasNoAPI(t *testing.T) {
 	s := startService(t, map[string]string{"TWILIO_AUTH_TOKEN": authToken})
-	status, _ := s.do(t, "GET", "/api/conversations/"+customer+"/"+shopNumber, "")
-	assert.Equal(t, http.StatusNotFound, status)
-	assert.Contains(t, s.logs.String(), "conversation API is off")
-	assert.Contains(t, s.logs.String(), "(no route)")
+	for _, path := range []string{"/api/conversations/" + customer + "/" + shopNumber, "/api/deliveries", "/debug/metrics"} {
+		status, _ := s.do(t, "GET", path, "")
+		assert.Equal(t, http.StatusNotFound, status, path)
+	}
+	assert.Contains(t, s.Logs.String(), "the conversation, delivery and metrics routes are off")
+	assert.Contains(t, s.Logs.String(), "(no route)")
+
+	// Without PUBLIC_URL the replies ask for no status callback.
+	tw, err := convotest.NewTwilioURL(s.base+WebhookPath, convotest.TwilioOptions{AuthToken: authToken})
+	require.NoError(t, err)
+	r, err := tw.Phone(customer, shopNumber).Send(context.Background(), "hours")
+	require.NoError(t, err)
+	require.Len(t, r.Messages, 1)
+	assert.Empty(t, r.Messages[0].StatusCallback)
 }
 
 func TestServiceNeedsAuthToken(t *testing.T) {
-	err := run(context.Background(), []string{"-addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	err := run(context.Background(), []string{"-addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard, slog.New(slog.DiscardHandler))
 	assert.ErrorContains(t, err, "TWILIO_AUTH_TOKEN is not set")
 }
 
 func TestServiceInsecure(t *testing.T) {
 	s := startService(t, nil, "-insecure")
-	tw, err := convotest.NewTwilioURL(s.base+"/twilio/sms", convotest.TwilioOptions{})
+	tw, err := convotest.NewTwilioURL(s.base+WebhookPath, convotest.TwilioOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, `You said "hi" (message 1). Text HOURS or MENU.`, say(t, tw.Phone(customer, shopNumber), "hi"))
-	assert.Contains(t, s.logs.String(), "signatures are NOT checked")
+	assert.Contains(t, s.Logs.String(), "signatures are NOT checked")
 }
 
 // SIGTERM shuts the service down gracefully: run returns nil.
@@ -203,21 +271,19 @@ func TestServiceStopsOnSIGTERM(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	require.NoError(t, syscall.Kill(syscall.Getpid(), syscall.SIGTERM))
 	select {
-	case err := <-s.done:
-		require.NoError(t, err)
-		s.done <- nil // for the cleanup
+	case <-s.Done():
+		require.NoError(t, s.Err())
 	case <-time.After(10 * time.Second):
 		t.Fatal("SIGTERM did not stop the service")
 	}
-	assert.Contains(t, s.logs.String(), "shutting down")
-	assert.Contains(t, s.logs.String(), "stopped")
+	assert.Contains(t, s.Logs.String(), "shutting down")
+	assert.Contains(t, s.Logs.String(), "stopped")
 	_, err := http.Get(s.base + "/healthz")
 	assert.Error(t, err, "the listener is closed")
 }
 
 func TestRecoverPanics(t *testing.T) {
-	var logs lockedWriter
-	log := slog.New(slog.NewTextHandler(&logs, nil))
+	logs, log := convotest.NewLogs()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /boom", func(http.ResponseWriter, *http.Request) { panic("kaboom") })
 	mux.HandleFunc("GET /abort", func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) })
@@ -257,10 +323,11 @@ func TestServiceFinishesRequestsInFlight(t *testing.T) {
 	require.NoError(t, err)
 	time.Sleep(20 * time.Millisecond) // let the server read the head
 
-	s.stop()
-	require.Eventually(t, func() bool { return strings.Contains(s.logs.String(), "shutting down") }, 5*time.Second, 5*time.Millisecond)
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.Stop() }()
+	require.Eventually(t, func() bool { return strings.Contains(s.Logs.String(), "shutting down") }, 5*time.Second, 5*time.Millisecond)
 	select {
-	case <-s.done:
+	case <-s.Done():
 		t.Fatal("run returned with a request in flight")
 	case <-time.After(50 * time.Millisecond):
 	}
@@ -274,9 +341,8 @@ func TestServiceFinishesRequestsInFlight(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, string(b), Hours)
 	select {
-	case err := <-s.done:
+	case err := <-stopped:
 		assert.NoError(t, err)
-		s.done <- nil
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return after the last request")
 	}

@@ -1,48 +1,20 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/smsconvo/convo/convotest"
+	"github.com/smsconvo/convo/examples/internal/servetest"
 )
-
-// startSurvey runs the program on a free port until the test ends, and
-// returns its webhook URL and its log.
-func startSurvey(t *testing.T, env map[string]string, args ...string) (string, *lockedWriter) {
-	t.Helper()
-	r, logs := startSurveyStoppable(t, env, args...)
-	t.Cleanup(func() { r.stop(t) })
-	return r.hook, logs
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // takeSurvey answers the three questions over HTTP, signed as Twilio signs.
 func takeSurvey(t *testing.T, hook, token string) {
@@ -51,7 +23,7 @@ func takeSurvey(t *testing.T, hook, token string) {
 	require.NoError(t, err)
 	p := tw.Phone("+14158675308", ourNumber)
 	for _, step := range []struct{ in, want string }{
-		{"hi", greeting},
+		{"hi", Greeting},
 		{"Rey", "Nice to meet you, Rey. " + qColour},
 		{"teal", `Sorry, "teal" isn't one of the choices. ` + qColour},
 		{"4", "Yellow, good choice. " + qRating},
@@ -63,101 +35,62 @@ func takeSurvey(t *testing.T, hook, token string) {
 
 func TestSurveyProgram(t *testing.T) {
 	const token = "program-test-token"
-	hook, logs := startSurvey(t, map[string]string{"TWILIO_AUTH_TOKEN": token}, "-store", "memory")
-	takeSurvey(t, hook, token)
+	prog := servetest.Start(t, run, map[string]string{"TWILIO_AUTH_TOKEN": token}, "-store", "memory")
+	assert.Regexp(t, `^http://127\.0\.0\.1:\d+/sms$`, prog.URL)
+	takeSurvey(t, prog.URL, token)
 
 	// Unsigned requests are refused.
-	forged, err := convotest.NewTwilioURL(hook, convotest.TwilioOptions{AuthToken: "not-the-token"})
+	forged, err := convotest.NewTwilioURL(prog.URL, convotest.TwilioOptions{AuthToken: "not-the-token"})
 	require.NoError(t, err)
 	r, err := forged.Phone("+14158675308", ourNumber).Send(context.Background(), "RESTART")
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusForbidden, r.Status)
-	assert.Contains(t, logs.String(), "invalid Twilio signature")
+	assert.Contains(t, prog.Logs.String(), "invalid Twilio signature")
 
-	resp, err := http.Get(strings.TrimSuffix(hook, "sms"))
+	resp, err := http.Get(strings.TrimSuffix(prog.URL, "sms"))
 	require.NoError(t, err)
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	assert.Equal(t, "convo survey: ok (store memory)\n", string(b))
+	assert.Equal(t, "convo survey: ok (store memory); the webhook is POST /sms\n", string(b))
+	assert.Contains(t, prog.Stdout(), "try: go run ./examples/phone -url "+prog.URL)
 }
 
 func TestSurveyProgramWithoutToken(t *testing.T) {
-	hook, logs := startSurvey(t, nil, "-store", "memory")
-	takeSurvey(t, hook, "")
-	assert.Contains(t, logs.String(), "SIGNATURES ARE NOT CHECKED")
+	prog := servetest.Start(t, run, nil, "-store", "memory")
+	takeSurvey(t, prog.URL, "")
+	assert.Contains(t, prog.Logs.String(), "SIGNATURES ARE NOT CHECKED")
 }
 
-func TestSurveyProgramRefusesUnknownStore(t *testing.T) {
-	err := run(context.Background(), []string{"-store", "nope"}, func(string) string { return "" }, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	assert.ErrorContains(t, err, "unknown store")
+func TestSurveyProgramRefusals(t *testing.T) {
+	for _, args := range [][]string{{"-store", "nope"}, {"-store", "memory", "extra"}} {
+		err := run(context.Background(), args, func(string) string { return "" }, io.Discard, slog.New(slog.DiscardHandler))
+		assert.Error(t, err, "%q", args)
+	}
 }
 
-// By default the survey keeps its conversations in SQLite, in convo.db in
-// the working directory, so a user resumes where they left off even after
-// the server restarts.
+// By default the survey keeps its conversations in SQLite, in its own
+// file, survey.db, in the working directory, so a user resumes where they
+// left off even after the server restarts.
 func TestSurveyProgramDefaultsToSQLite(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	const token = "sqlite-test-token"
 	env := map[string]string{"TWILIO_AUTH_TOKEN": token}
 
-	first, logs := startSurveyStoppable(t, env)
-	tw, err := convotest.NewTwilioURL(first.hook, convotest.TwilioOptions{AuthToken: token})
+	first := servetest.Start(t, run, env)
+	tw, err := convotest.NewTwilioURL(first.URL, convotest.TwilioOptions{AuthToken: token})
 	require.NoError(t, err)
 	p := tw.Phone("+12348134522", ourNumber)
-	assert.Equal(t, greeting, say(t, p, "hi"))
+	assert.Equal(t, Greeting, say(t, p, "hi"))
 	assert.Equal(t, "Nice to meet you, Chewy. "+qColour, say(t, p, "Chewy"))
-	first.stop(t)
-	assert.Contains(t, logs.String(), "dialect=sqlite")
-	assert.FileExists(t, filepath.Join(dir, "convo.db"))
+	require.NoError(t, first.Stop())
+	assert.Contains(t, first.Logs.String(), "table=survey_conversations")
+	assert.FileExists(t, filepath.Join(dir, "survey.db"))
 
-	second, _ := startSurveyStoppable(t, env)
-	tw, err = convotest.NewTwilioURL(second.hook, convotest.TwilioOptions{AuthToken: token})
+	second := servetest.Start(t, run, env)
+	tw, err = convotest.NewTwilioURL(second.URL, convotest.TwilioOptions{AuthToken: token})
 	require.NoError(t, err)
 	p = tw.Phone("+12348134522", ourNumber)
 	assert.Equal(t, "Red, good choice. "+qRating, say(t, p, "1"), "the answers survive the restart")
 	assert.Equal(t, "Thank you, Chewy! Your answers: Chewy, red, 3/5. Text RESTART to answer again.", say(t, p, "3"))
-	second.stop(t)
-}
-
-type running struct {
-	hook   string
-	cancel context.CancelFunc
-	done   chan error
-}
-
-func (r *running) stop(t *testing.T) {
-	t.Helper()
-	r.cancel()
-	select {
-	case err := <-r.done:
-		require.NoError(t, err, "graceful shutdown")
-	case <-time.After(20 * time.Second):
-		t.Fatal("the survey did not shut down")
-	}
-}
-
-// startSurveyStoppable runs the program with args and lets the test stop it.
-func startSurveyStoppable(t *testing.T, env map[string]string, args ...string) (*running, *lockedWriter) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	logs := &lockedWriter{}
-	r := &running{cancel: cancel, done: make(chan error, 1)}
-	go func() {
-		r.done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, pw,
-			slog.New(slog.NewTextHandler(logs, nil)))
-		pw.Close()
-	}()
-	sc := bufio.NewScanner(pr)
-	if !sc.Scan() {
-		cancel()
-		t.Fatalf("the survey printed nothing: %v", <-r.done)
-	}
-	line := sc.Text()
-	go io.Copy(io.Discard, pr)
-	i := strings.Index(line, "http://")
-	require.GreaterOrEqual(t, i, 0, line)
-	r.hook = line[i:]
-	return r, logs
 }

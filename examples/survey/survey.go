@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -24,8 +25,9 @@ const (
 )
 
 // Survey is the typed state of one conversation, kept by the store between
-// messages as JSON (see convo.WithState). A conversation the store has
-// forgotten (after the idle expiry) starts again from the zero Survey.
+// messages as JSON (see convo.WithState). A conversation past its idle
+// expiry starts again from the zero Survey. An answer skipped is left
+// empty (0 for the rating).
 type Survey struct {
 	Step   Step   `json:"step"`
 	Name   string `json:"name,omitempty"`
@@ -40,12 +42,21 @@ var Colours = []string{"red", "green", "blue", "yellow", "purple"}
 // MaxNameRunes bounds the name answer.
 const MaxNameRunes = 40
 
-// Reply is the survey's reply function. Keywords, case-insensitive, work at
-// any step: RESTART (or START OVER) clears the answers and asks the first
-// question again; QUIT ends the conversation (convo's Conversation.End), so
-// the next message starts afresh; HELP or "?" explains and repeats the
-// current question. Twilio answers HELP itself on numbers with its default
-// opt-out handling, which is why "?" works too.
+// Reply is the survey's reply function.
+//
+// Its commands work at any step, in any case, and avoid the words Twilio
+// reserves for opt-outs (STOP, END, QUIT, HELP, START, YES, …; see
+// convo.OptOut): RESTART (or START OVER) clears the answers and asks the
+// first question again; SKIP leaves the current question unanswered; BYE
+// ends the conversation (convo's Conversation.End), so the next message
+// starts afresh; "?" explains and repeats the current question.
+//
+// Twilio's own words are handled as Twilio handles them: STOP (and its
+// synonyms) ends the conversation, and nothing is answered, since Twilio
+// blocks messages to the phone from then on and confirms the opt-out
+// itself; START (or YES, UNSTOP) lets messages through again and begins
+// the survey afresh; HELP (or INFO) gets the survey's explanation (with
+// Twilio's default opt-out handling, Twilio answers its own help text too).
 var Reply = convo.WithState(answer)
 
 func answer(_ context.Context, c *convo.Conversation, m *convo.Message, s *Survey) (convo.Reply, error) {
@@ -54,30 +65,60 @@ func answer(_ context.Context, c *convo.Conversation, m *convo.Message, s *Surve
 		// rather than fail every message.
 		*s = Survey{}
 	}
-	text := strings.TrimSpace(m.Body)
-	switch strings.ToUpper(text) {
-	case "RESTART", "START OVER":
-		*s = Survey{}
-		return convo.Text("OK, starting over. " + question(s)), nil
-	case "QUIT":
-		c.End()
-		return convo.Text("Survey closed, nothing kept. Text anything to start again."), nil
-	case "HELP", "?":
-		return convo.Text("This is a 3-question survey. Text RESTART to start over, QUIT to stop. " + question(s)), nil
+	if reply, ok := command(c, m, s); ok {
+		return reply, nil
 	}
-
 	if c.Count == 1 {
 		// The first message of a conversation (or the first after the idle
-		// expiry or QUIT) says hello; its text is not an answer.
+		// expiry, BYE, STOP or START) says hello; its text is not an
+		// answer.
 		*s = Survey{}
-		return convo.Text("Hi! Three quick questions; text RESTART to start over or ? for help. " + question(s)), nil
+		return convo.Text(Greeting), nil
 	}
-
-	reply := s.next(text)
+	reply := s.next(strings.TrimSpace(m.Body))
 	if resumed(c) {
 		reply.Messages[0].Body = "Welcome back! " + reply.Messages[0].Body
 	}
 	return reply, nil
+}
+
+// Greeting answers the first message of a conversation.
+const Greeting = "Hi! Three quick questions; text SKIP to skip one, RESTART to start over or ? for help. 1/3: What's your name?"
+
+// command answers m when it is an opt-out keyword or one of the survey's
+// commands.
+func command(c *convo.Conversation, m *convo.Message, s *Survey) (convo.Reply, bool) {
+	switch m.OptOut {
+	case convo.OptOutStop:
+		// Twilio sends no reply to a phone that opted out: end the
+		// conversation and answer nothing (the Handler would drop a
+		// reply anyway).
+		*s = Survey{}
+		c.End()
+		return convo.Reply{}, true
+	case convo.OptOutHelp:
+		return help(s), true
+	}
+	switch strings.ToUpper(strings.Join(strings.Fields(m.Body), " ")) {
+	case "RESTART", "START OVER":
+		*s = Survey{}
+		return convo.Text("OK, starting over. " + question(s)), true
+	case "BYE":
+		*s = Survey{}
+		c.End()
+		return convo.Text("Survey closed, nothing kept. Text anything to start again."), true
+	case "?":
+		return help(s), true
+	case "SKIP":
+		if c.Count > 1 {
+			return s.skip(), true
+		}
+	}
+	return convo.Reply{}, false
+}
+
+func help(s *Survey) convo.Reply {
+	return convo.Text("This is a 3-question survey. Text SKIP to skip a question, RESTART to start over, BYE to stop. " + question(s))
 }
 
 // ResumeGap is the pause after which the survey greets a returning user
@@ -117,10 +158,34 @@ func (s *Survey) next(text string) convo.Reply {
 			return s.reask(problem)
 		}
 		s.Rating, s.Step, s.Tries = rating, Done, 0
-		return convo.Text("Thank you, " + s.Name + "! " + s.summary() + " Text RESTART to answer again.")
+		return s.thanks()
 	default: // Done
-		return convo.Text("You've already answered, " + s.Name + ": " + s.summary() + " Text RESTART to answer again.")
+		return convo.Text("You've already answered" + s.comma() + ": " + s.summary() + " Text RESTART to answer again.")
 	}
+}
+
+// skip leaves the current question unanswered and moves on.
+func (s *Survey) skip() convo.Reply {
+	if s.Step == Done {
+		return convo.Text("Nothing left to skip. " + s.summary() + " Text RESTART to answer again.")
+	}
+	s.Step, s.Tries = s.Step+1, 0
+	if s.Step == Done {
+		return s.thanks()
+	}
+	return convo.Text("Skipped. " + question(s))
+}
+
+func (s *Survey) thanks() convo.Reply {
+	return convo.Text("Thank you" + s.comma() + "! " + s.summary() + " Text RESTART to answer again.")
+}
+
+// comma returns ", Name", or "" when the name was skipped.
+func (s *Survey) comma() string {
+	if s.Name == "" {
+		return ""
+	}
+	return ", " + s.Name
 }
 
 // question returns the question of s's step.
@@ -142,13 +207,18 @@ func (s *Survey) reask(problem string) convo.Reply {
 	s.Tries++
 	msg := problem + " " + question(s)
 	if s.Tries >= 3 {
-		msg += " (Text RESTART to start over or QUIT to stop.)"
+		msg += " (Text SKIP to skip it, RESTART to start over or BYE to stop.)"
 	}
 	return convo.Text(msg)
 }
 
+// summary lists the answers, "skipped" for those skipped.
 func (s *Survey) summary() string {
-	return fmt.Sprintf("Your answers: %s, %s, %d/5.", s.Name, s.Colour, s.Rating)
+	rating := "skipped"
+	if s.Rating > 0 {
+		rating = fmt.Sprintf("%d/5", s.Rating)
+	}
+	return fmt.Sprintf("Your answers: %s, %s, %s.", cmp.Or(s.Name, "skipped"), cmp.Or(s.Colour, "skipped"), rating)
 }
 
 func colourChoices() string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,58 +13,45 @@ import (
 
 	"github.com/smsconvo/convo"
 	"github.com/smsconvo/convo/convotest"
+	"github.com/smsconvo/convo/examples/internal/stores"
 	"github.com/smsconvo/convo/memstore"
-	"github.com/smsconvo/convo/sqlstore"
 )
 
 const ourNumber = "+15005550006"
 
-// kit is the survey on a memstore, driven by convotest's fake Twilio, with a
-// clock the test moves by hand.
+// kit is the survey's Handler on a store, driven by convotest's fake
+// Twilio, with a clock the test moves by hand.
 type kit struct {
 	clock *convotest.Clock
-	store convo.Store
+	h     *convo.Handler
 	tw    *convotest.Twilio
 }
 
-// testStores are the stores the survey's tests run on: memory, and SQLite
-// (the program's default) in a temporary file, both on the test's clock.
-var testStores = []struct {
-	name string
-	open func(t *testing.T, e convo.Expiry) convo.Store
-}{
-	{"memory", func(t *testing.T, e convo.Expiry) convo.Store {
-		s := memstore.New(memstore.Options{Expiry: e})
-		t.Cleanup(func() { s.Close() })
-		return s
-	}},
-	{"sqlite", func(t *testing.T, e convo.Expiry) convo.Store {
-		db, err := sqlstore.Open(sqlstore.SQLite, filepath.Join(t.TempDir(), "survey.db"))
-		require.NoError(t, err)
-		s, err := sqlstore.New(db, sqlstore.Options{Expiry: e})
-		require.NoError(t, err)
-		require.NoError(t, s.Migrate(context.Background()))
-		t.Cleanup(func() { s.Close(); db.Close() })
-		return s
-	}},
-}
-
-// eachStore runs test on every store of testStores.
+// eachStore runs test on the memory store and on SQLite (the program's
+// default), in a temporary file, as the program opens them.
 func eachStore(t *testing.T, test func(t *testing.T, k *kit)) {
-	for _, st := range testStores {
-		t.Run(st.name, func(t *testing.T) {
-			clock := convotest.NewClock(time.Time{})
-			test(t, newKit(t, clock, st.open(t, convo.Expiry{Now: clock.Now})))
+	for _, name := range []string{"memory", "sqlite"} {
+		t.Run(name, func(t *testing.T) {
+			dsn := ""
+			if name == "sqlite" {
+				dsn = filepath.Join(t.TempDir(), "survey.db")
+			}
+			store, closer, err := stores.Open(context.Background(), "survey", name, dsn, slog.New(slog.DiscardHandler))
+			require.NoError(t, err)
+			t.Cleanup(func() { closer.Close() })
+			test(t, newKit(t, store, convotest.TwilioOptions{}))
 		})
 	}
 }
 
-func newKit(t *testing.T, clock *convotest.Clock, store convo.Store) *kit {
+func newKit(t *testing.T, store convo.Store, opts convotest.TwilioOptions) *kit {
 	t.Helper()
 	const token = "survey-test-token"
+	clock := convotest.NewClock(time.Time{})
 	h, err := convo.NewHandler(convo.Config{Store: store, Reply: Reply, AuthToken: token, Now: clock.Now})
 	require.NoError(t, err)
-	return &kit{clock: clock, store: store, tw: convotest.NewTwilio(h, convotest.TwilioOptions{AuthToken: token, Now: clock.Now})}
+	opts.AuthToken, opts.Now = token, clock.Now
+	return &kit{clock: clock, h: h, tw: convotest.NewTwilio(h, opts)}
 }
 
 // say sends body from phone and returns the reply's text.
@@ -75,26 +63,32 @@ func say(t *testing.T, p *convotest.Phone, body string) string {
 	return r.String()
 }
 
+// stored returns p's conversation as its next message would find it.
+func stored(t *testing.T, k *kit, p *convotest.Phone) *convo.Conversation {
+	t.Helper()
+	c, err := k.h.Conversation(context.Background(), p.Key())
+	require.NoError(t, err)
+	return c
+}
+
 func state(t *testing.T, k *kit, p *convotest.Phone) Survey {
 	t.Helper()
-	c, err := k.store.Load(context.Background(), p.Key())
-	require.NoError(t, err)
-	s, err := convo.StateOf[Survey](c)
+	s, err := convo.StateOf[Survey](stored(t, k, p))
 	require.NoError(t, err)
 	return s
 }
 
 const (
-	greeting = "Hi! Three quick questions; text RESTART to start over or ? for help. 1/3: What's your name?"
-	qColour  = "2/3: Your favourite colour? Reply with a number or a name: 1 red, 2 green, 3 blue, 4 yellow, 5 purple."
-	qRating  = "3/3: How do you like SMS surveys, from 1 (not at all) to 5 (love them)?"
+	qColour = "2/3: Your favourite colour? Reply with a number or a name: 1 red, 2 green, 3 blue, 4 yellow, 5 purple."
+	qRating = "3/3: How do you like SMS surveys, from 1 (not at all) to 5 (love them)?"
+	helpMsg = "This is a 3-question survey. Text SKIP to skip a question, RESTART to start over, BYE to stop. "
 )
 
 func TestSurveyDialog(t *testing.T) {
 	eachStore(t, func(t *testing.T, k *kit) {
 		ada := k.tw.Phone("+14158675308", ourNumber)
 		for _, step := range []struct{ in, want string }{
-			{"hello", greeting},
+			{"hello", Greeting},
 			{"   ", "I didn't get a name. 1/3: What's your name?"},
 			{"  Ada   Lovelace ", "Nice to meet you, Ada Lovelace. " + qColour},
 			{"pink", `Sorry, "pink" isn't one of the choices. ` + qColour},
@@ -102,7 +96,7 @@ func TestSurveyDialog(t *testing.T) {
 			{"BLUE.", "Blue, good choice. " + qRating},
 			{"great", "Please answer with a number. " + qRating},
 			{"7", "The scale goes from 1 to 5. " + qRating},
-			{"0", "The scale goes from 1 to 5. " + qRating + " (Text RESTART to start over or QUIT to stop.)"},
+			{"0", "The scale goes from 1 to 5. " + qRating + " (Text SKIP to skip it, RESTART to start over or BYE to stop.)"},
 			{"4/5", "Thank you, Ada Lovelace! Your answers: Ada Lovelace, blue, 4/5. Text RESTART to answer again."},
 			{"anything", "You've already answered, Ada Lovelace: Your answers: Ada Lovelace, blue, 4/5. Text RESTART to answer again."},
 		} {
@@ -114,36 +108,78 @@ func TestSurveyDialog(t *testing.T) {
 		r, err := ada.Retry(context.Background())
 		require.NoError(t, err)
 		assert.Contains(t, r.String(), "You've already answered")
+		assert.Equal(t, 11, stored(t, k, ada).Count)
 
 		// Another phone has its own survey.
 		finn := k.tw.Phone("+12349013030", ourNumber)
-		assert.Equal(t, greeting, say(t, finn, "hi"))
+		assert.Equal(t, Greeting, say(t, finn, "hi"))
 		assert.Equal(t, "Nice to meet you, Finn. "+qColour, say(t, finn, "Finn"))
 		assert.Equal(t, Survey{Step: AskColour, Name: "Finn"}, state(t, k, finn))
 		assert.Equal(t, Done, state(t, k, ada).Step)
 	})
 }
 
-func TestSurveyKeywords(t *testing.T) {
+func TestSurveyCommands(t *testing.T) {
 	eachStore(t, func(t *testing.T, k *kit) {
 		p := k.tw.Phone("+14158675308", ourNumber)
 		say(t, p, "hi")
 		say(t, p, "Rey")
-		assert.Equal(t, "This is a 3-question survey. Text RESTART to start over, QUIT to stop. "+qColour, say(t, p, "?"))
-		assert.Equal(t, "This is a 3-question survey. Text RESTART to start over, QUIT to stop. "+qColour, say(t, p, "help"))
-		assert.Equal(t, "Green, good choice. "+qRating, say(t, p, "2"), "HELP keeps the place")
+		assert.Equal(t, helpMsg+qColour, say(t, p, "?"))
+		assert.Equal(t, "Green, good choice. "+qRating, say(t, p, "2"), "? keeps the place")
 
 		assert.Equal(t, "OK, starting over. 1/3: What's your name?", say(t, p, " restart "))
 		assert.Equal(t, Survey{}, state(t, k, p), "RESTART clears the answers")
+		assert.Equal(t, "OK, starting over. 1/3: What's your name?", say(t, p, "start  over"))
 		assert.Equal(t, "Nice to meet you, Rey Skywalker. "+qColour, say(t, p, "Rey Skywalker"))
 
-		assert.Equal(t, "Survey closed, nothing kept. Text anything to start again.", say(t, p, "Quit"))
-		c, err := k.store.Load(context.Background(), p.Key())
-		require.NoError(t, err)
-		assert.Zero(t, c.Count, "QUIT ends the conversation")
-		assert.Nil(t, c.State)
-		assert.Equal(t, greeting, say(t, p, "Rey"), "after QUIT the next message starts afresh")
+		assert.Equal(t, "Survey closed, nothing kept. Text anything to start again.", say(t, p, "Bye"))
+		r := stored(t, k, p)
+		assert.Zero(t, r.Count, "BYE ends the conversation")
+		assert.Nil(t, r.State, "nothing kept")
+		assert.Equal(t, Greeting, say(t, p, "Rey"), "after BYE the next message starts afresh")
 	})
+}
+
+func TestSurveySkip(t *testing.T) {
+	k := newKit(t, memory(t), convotest.TwilioOptions{})
+	p := k.tw.Phone("+14158675308", ourNumber)
+	assert.Equal(t, Greeting, say(t, p, "skip"), "the first message is a greeting, SKIP or not")
+	assert.Equal(t, "Skipped. "+qColour, say(t, p, "SKIP"))
+	assert.Equal(t, "Skipped. "+qRating, say(t, p, "skip"))
+	assert.Equal(t, "Thank you! Your answers: skipped, skipped, 5/5. Text RESTART to answer again.", say(t, p, "5"))
+	assert.Equal(t, "Nothing left to skip. Your answers: skipped, skipped, 5/5. Text RESTART to answer again.", say(t, p, "skip"))
+	assert.Equal(t, "You've already answered: Your answers: skipped, skipped, 5/5. Text RESTART to answer again.", say(t, p, "hm"))
+
+	say(t, p, "RESTART")
+	say(t, p, "Chewy")
+	say(t, p, "1")
+	assert.Equal(t, "Thank you, Chewy! Your answers: Chewy, red, skipped. Text RESTART to answer again.", say(t, p, "skip"))
+}
+
+// Twilio's opt-out words, with its default handling (the keyword is the
+// Body) and with Advanced Opt-Out (OptOutType sent too).
+func TestSurveyOptOut(t *testing.T) {
+	for _, advanced := range []bool{false, true} {
+		k := newKit(t, memory(t), convotest.TwilioOptions{AdvancedOptOut: advanced})
+		p := k.tw.Phone("+14158675308", ourNumber)
+		say(t, p, "hi")
+		say(t, p, "Rey")
+		assert.Equal(t, helpMsg+qColour, say(t, p, "HELP"), "HELP is no name, and keeps the place")
+		assert.Equal(t, helpMsg+qColour, say(t, p, "info"))
+
+		r, err := p.Send(context.Background(), "STOP")
+		require.NoError(t, err)
+		assert.Empty(t, r.Messages, "nothing is answered to STOP: Twilio blocks messages to the phone")
+		assert.Zero(t, stored(t, k, p).Count, "STOP ends the conversation")
+		assert.Nil(t, stored(t, k, p).State)
+
+		assert.Equal(t, Greeting, say(t, p, "START"), "START begins the survey again")
+		say(t, p, "Rey")
+		r, err = p.Send(context.Background(), "quit")
+		require.NoError(t, err)
+		assert.Empty(t, r.Messages, "QUIT is one of Twilio's STOP words")
+		assert.Equal(t, Greeting, say(t, p, "unstop"))
+	}
 }
 
 func TestSurveyResumesThenExpires(t *testing.T) {
@@ -161,9 +197,15 @@ func TestSurveyResumesThenExpires(t *testing.T) {
 		assert.Equal(t, Survey{Step: AskRating, Name: "Chewy", Colour: "purple", Tries: 1}, state(t, k, p))
 
 		k.clock.Advance(convo.DefaultIdle)
-		assert.Equal(t, greeting, say(t, p, "5"), "after the store's idle expiry the survey starts over")
+		assert.Equal(t, Greeting, say(t, p, "5"), "after the idle expiry the survey starts over")
 		assert.Equal(t, Survey{}, state(t, k, p))
 	})
+}
+
+func memory(t *testing.T) convo.Store {
+	s := memstore.New(memstore.Options{})
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 func TestParseAnswers(t *testing.T) {
@@ -205,38 +247,36 @@ func TestParseAnswers(t *testing.T) {
 	}
 }
 
-// FuzzSurvey feeds the reply function arbitrary messages at every step: it
-// never fails or panics, always answers one non-empty message, and keeps
-// its state consistent with the step.
+// FuzzSurvey feeds the reply function arbitrary messages at every step:
+// it never fails or panics, answers one non-empty message unless the
+// message opted out, and keeps its state consistent with the step.
 func FuzzSurvey(f *testing.F) {
-	for _, s := range []string{"Ada", "3", "4/5", "RESTART", "?", "quit", "", "\x00", "ÿ", strings.Repeat("x", 300)} {
+	for _, s := range []string{"Ada", "3", "4/5", "RESTART", "?", "bye", "skip", "STOP", "", "\x00", "ÿ", strings.Repeat("x", 300)} {
 		f.Add(s, uint8(0))
 	}
 	f.Fuzz(func(t *testing.T, body string, step uint8) {
-		c := convo.NewConversation(convo.Key{From: "+14158675308", To: ourNumber})
-		c.Count = 2
-		start := Survey{Step: Step(step % 5), Name: "Ada", Colour: "red", Rating: 3}
-		require.NoError(t, convo.SetState(c, start))
-		r, err := Reply(context.Background(), c, &convo.Message{From: c.Key.From, To: c.Key.To, Body: body})
+		form := map[string][]string{"From": {"+14158675308"}, "To": {ourNumber}, "Body": {body}}
+		m, err := convo.ParseMessage(form)
 		require.NoError(t, err)
-		require.Len(t, r.Messages, 1)
-		require.NotEmpty(t, r.Messages[0].Body)
-		if c.Ended {
+		c := &convo.Conversation{Key: m.Key(), Count: 2}
+		require.NoError(t, convo.SetState(c, Survey{Step: Step(step % 5), Name: "Ada", Colour: "red", Rating: 3}))
+		r, err := Reply(context.Background(), c, m)
+		require.NoError(t, err)
+		if m.OptOut == convo.OptOutStop {
+			require.Empty(t, r.Messages)
+			require.True(t, c.Ended())
 			return
 		}
+		require.Len(t, r.Messages, 1)
+		require.NotEmpty(t, r.Messages[0].Body)
 		s, err := convo.StateOf[Survey](c)
 		require.NoError(t, err)
 		require.True(t, s.Step >= AskName && s.Step <= Done, "step %d", s.Step)
-		if s.Step > AskName {
-			require.NotEmpty(t, s.Name)
-			require.LessOrEqual(t, len([]rune(s.Name)), MaxNameRunes)
-		}
-		if s.Step > AskColour {
+		require.LessOrEqual(t, len([]rune(s.Name)), MaxNameRunes)
+		if s.Step > AskColour && s.Colour != "" {
 			require.Contains(t, Colours, s.Colour)
 		}
-		if s.Step == Done {
-			require.True(t, s.Rating >= 1 && s.Rating <= 5)
-		}
+		require.True(t, s.Rating >= 0 && s.Rating <= 5)
 	})
 }
 
@@ -248,7 +288,7 @@ func FuzzSurvey(f *testing.F) {
 func BenchmarkSurveyTurn(b *testing.B) {
 	store := memstore.New(memstore.Options{})
 	defer store.Close()
-	h, err := convo.NewHandler(convo.Config{Store: store, Reply: Reply, InsecureSkipSignatureCheck: true, RetryRecords: -1})
+	h, err := convo.NewHandler(convo.Config{Store: store, Reply: Reply, InsecureSkipSignatureCheck: true})
 	require.NoError(b, err)
 	tw := convotest.NewTwilio(h, convotest.TwilioOptions{})
 	p := tw.Phone("+14158675308", ourNumber)

@@ -3,6 +3,8 @@ package serve
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"io"
 	"log/slog"
 	"net"
@@ -58,4 +60,62 @@ func TestUntilReturnsServeError(t *testing.T) {
 	require.NoError(t, ln.Close())
 	err = Until(context.Background(), &http.Server{}, ln, time.Second, slog.New(slog.DiscardHandler))
 	require.Error(t, err)
+}
+
+// -h is no failure; a bad flag is the command line's; anything else is
+// the program's, and logged.
+func TestExitCode(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Bool("v", false, "")
+
+	assert.Equal(t, 0, exitCode(Parse(fs, []string{"-h"}), "demo", log))
+	assert.Equal(t, 2, exitCode(Parse(fs, []string{"-nope"}), "demo", log))
+	assert.Equal(t, 2, exitCode(Parse(fs, []string{"-v", "extra"}), "demo", log))
+	assert.Empty(t, logs.String(), "the flag package reports flag errors itself")
+	assert.Equal(t, 0, exitCode(nil, "demo", log))
+	assert.Equal(t, 1, exitCode(errors.New("boom"), "demo", log))
+	assert.Contains(t, logs.String(), `level=ERROR msg="demo failed" error=boom`)
+}
+
+// Run serves on the address, says where once it listens, and stops when
+// its context ends.
+func TestRun(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Run(ctx, Server{
+			Addr:    "127.0.0.1:0",
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "hello") }),
+			Log:     slog.New(slog.DiscardHandler),
+			Ready:   func(base string) { ready <- base },
+		})
+	}()
+	base := <-ready
+	assert.Regexp(t, `^http://127\.0\.0\.1:\d+$`, base)
+	resp, err := http.Get(base + "/")
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, "hello", string(b))
+	cancel()
+	require.NoError(t, <-errc)
+
+	err = Run(context.Background(), Server{Addr: "256.0.0.1:1", Log: slog.New(slog.DiscardHandler)})
+	assert.Error(t, err, "an address that cannot be listened on")
+}
+
+func TestSigning(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	token, unsigned := Signing(func(string) string { return "s3cret" }, log)
+	assert.Equal(t, "s3cret", token)
+	assert.False(t, unsigned)
+	assert.Empty(t, logs.String())
+	_, unsigned = Signing(func(string) string { return "" }, log)
+	assert.True(t, unsigned)
+	assert.Contains(t, logs.String(), "SIGNATURES ARE NOT CHECKED")
 }

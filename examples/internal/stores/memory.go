@@ -2,20 +2,21 @@ package stores
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/smsconvo/convo"
 	"github.com/smsconvo/convo/memstore"
 )
 
-func init() {
-	register("memory", func(_ context.Context, dsn string, _ *slog.Logger) (convo.Store, io.Closer, error) {
-		if dsn != "" {
-			return nil, nil, errors.New("the memory store takes no -dsn")
-		}
-		s := memstore.New(memstore.Options{})
-		return s, s, nil
-	})
+func usageMemory(string) string {
+	return fmt.Sprintf("this process's memory, at most %d conversations (the least recently active go first); no -dsn", MaxConversations)
+}
+
+func openMemory(_ context.Context, c config) (convo.Store, io.Closer, error) {
+	if err := noDSN(c, "memory"); err != nil {
+		return nil, nil, err
+	}
+	s := memstore.New(memstore.Options{MaxConversations: MaxConversations})
+	return s, s, nil
 }
