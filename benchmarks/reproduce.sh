@@ -2,18 +2,26 @@
 # Reproduces the figures of BENCHMARKS.md on this machine and prints them
 # as markdown: the in-process benchmarks (medians of COUNT runs, ratio to
 # the floor), the burst and retry table, cmd/load against every system
-# served over loopback HTTP, and the regression guard.
+# kept in memory or a cookie served over loopback HTTP, the shared stores
+# (cmd/shared: convo beside scs on SQLite, PostgreSQL, MySQL and Redis,
+# with the database's CPU), the regression guard, and the scale of each
+# store (cmd/scale, SCALE_N conversations; SCALE_N=0 skips it).
 #
-#   ./reproduce.sh                # COUNT=10 BENCHTIME=500ms PHONES=100 MESSAGES=100 CONCURRENCY=16
-#   COUNT=3 BENCHTIME=3000x ./reproduce.sh
+# The servers come from CONVO_TEST_POSTGRES_DSN, CONVO_TEST_MYSQL_DSN and
+# CONVO_TEST_REDIS_ADDR; a backend left unset is left out.
+#
+#   ./reproduce.sh     # COUNT=10 BENCHTIME=500ms PHONES=1000 MESSAGES=5 CONCURRENCY=16 RUNS=5 SCALE_N=1000000
+#   COUNT=3 BENCHTIME=3000x RUNS=3 SCALE_N=0 ./reproduce.sh
 set -euo pipefail
 cd "$(dirname "$0")"
 
 count=${COUNT:-10}
 benchtime=${BENCHTIME:-500ms}
-phones=${PHONES:-100}
-messages=${MESSAGES:-100}
+phones=${PHONES:-1000}
+messages=${MESSAGES:-5}
 concurrency=${CONCURRENCY:-16}
+runs=${RUNS:-5}
+scale_n=${SCALE_N:-1000000}
 
 tmp=$(mktemp -d)
 server=""
@@ -27,10 +35,21 @@ echo "## Machine"
 echo
 echo '```'
 go version
-echo "cores: $(nproc); $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
+echo "cores: $(nproc); $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'); memory: $(free -g | awk '/^Mem:/ { print $2 }') GiB"
+for s in postgres mariadbd redis-server; do
+	case $s in
+	postgres) v=$(psql --version 2>/dev/null | head -1) ;;
+	mariadbd) v=$(mariadbd --version 2>/dev/null || mysqld --version 2>/dev/null || true) ;;
+	redis-server) v=$(redis-server --version 2>/dev/null || true) ;;
+	esac
+	[ -n "$v" ] && echo "$v"
+done
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 date -u '+%Y-%m-%d %H:%M UTC'
 git rev-parse --short HEAD 2>/dev/null | sed 's/^/commit /' || true
+if [ -n "$(git status --porcelain -- . ../*.go ../sqlstore ../redisstore ../memstore ../cookiestore 2>/dev/null)" ]; then
+	echo "(with uncommitted changes in the measured code)"
+fi
 echo '```'
 
 for cpu in 1 2; do
@@ -51,6 +70,8 @@ echo "## Over loopback HTTP (cmd/serve + cmd/load -phones $phones -messages $mes
 echo
 go build -o "$tmp/serve" ./cmd/serve
 go build -o "$tmp/load" ./cmd/load
+go build -o "$tmp/shared" ./cmd/shared
+go build -o "$tmp/scale" ./cmd/scale
 echo "| system | requests/s | p50 | p99 | wrong replies |"
 echo "|---|--:|--:|--:|--:|"
 for sys in $("$tmp/serve" -list); do
@@ -72,10 +93,44 @@ for sys in $("$tmp/serve" -list); do
 done
 
 echo
+echo "## Shared stores (cmd/shared -phones $phones -messages $messages -concurrency $concurrency -runs $runs)"
+echo
+"$tmp/shared" -serve "$tmp/serve" -load "$tmp/load" -phones "$phones" -messages "$messages" \
+	-concurrency "$concurrency" -runs "$runs"
+
+echo
 echo "## Guard (CONVO_BENCH_GUARD=1 go test -run TestGuard)"
 echo
 echo '```'
-CONVO_BENCH_GUARD=1 go test -count=1 -run '^TestGuard$' -v . | grep -E 'ratio|costs|^(ok|FAIL|---)' | sed 's/^ *//' || true
+CONVO_BENCH_GUARD=1 go test -count=1 -run '^TestGuard$' -v . | grep -E 'ratio|costs|SKIP|^(ok|FAIL|---)' | sed 's/^ *//' || true
 echo '```'
+
+if [ "$scale_n" != 0 ]; then
+	echo
+	echo "## Scale (cmd/scale -n $scale_n)"
+	echo
+	echo "df -h at the start: $(df -h . | awk 'NR == 2 { print $4 " free of " $2 }')"
+	for store in memstore sqlite postgres mysql redis; do
+		case $store in
+		postgres) [ -n "${CONVO_TEST_POSTGRES_DSN:-}" ] || continue ;;
+		mysql) [ -n "${CONVO_TEST_MYSQL_DSN:-}" ] || continue ;;
+		redis) [ -n "${CONVO_TEST_REDIS_ADDR:-}" ] || continue ;;
+		esac
+		echo
+		echo "\`-store $store\`:"
+		echo
+		echo '```'
+		"$tmp/scale" -store "$store" -n "$scale_n" | tee "$tmp/scale-$store.out" | grep -v '^|' | grep -v '^$'
+		echo '```'
+	done
+	echo
+	first=1
+	for store in memstore sqlite postgres mysql redis; do
+		f="$tmp/scale-$store.out"
+		[ -e "$f" ] || continue
+		if [ $first = 1 ]; then grep '^|' "$f"; first=0; else grep '^|' "$f" | tail -n 1; fi
+	done
+fi
+
 echo
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -4,9 +4,14 @@
 //	go run ./cmd/serve -system convo-memstore -addr 127.0.0.1:8080
 //	go run ./cmd/load -url http://127.0.0.1:8080/sms
 //
-// It serves POST /sms until SIGINT or SIGTERM. Signatures are not checked
-// (no system of the benchmarks checks them); serve it on loopback only.
-// -list prints the systems' names.
+// It serves POST /sms until SIGINT or SIGTERM, then drops the tables or
+// keys the system made. Signatures are not checked (no system of the
+// benchmarks checks them); serve it on loopback only. convo's Handler
+// reads the real clock. The systems on PostgreSQL, MySQL and Redis take
+// their server from CONVO_TEST_POSTGRES_DSN, CONVO_TEST_MYSQL_DSN and
+// CONVO_TEST_REDIS_ADDR. -list prints the names of the systems that keep
+// their state in memory or a cookie, one a line; -list-shared those on
+// SQLite or a server, convo's store before scs's on each.
 package main
 
 import (
@@ -41,13 +46,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.SetOutput(stdout)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	name := fs.String("system", "convo-memstore", "the webhook to serve: "+strings.Join(systems.Names(), ", "))
-	list := fs.Bool("list", false, "print the systems' names, one a line, and exit")
+	list := fs.Bool("list", false, "print the names of the systems kept in memory or a cookie, one a line, and exit")
+	listShared := fs.Bool("list-shared", false, "print the names of the systems on SQLite or a server, one a line, and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *list {
-		for _, name := range systems.Names() {
-			fmt.Fprintln(stdout, name)
+	if *list || *listShared {
+		for _, s := range systems.All() {
+			if (s.Backend == "") == *list {
+				fmt.Fprintln(stdout, s.Name)
+			}
 		}
 		return nil
 	}
@@ -60,11 +68,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	h, closeSystem, err := sys.New(nil, dir)
+	h, closeSystem, err := sys.New(systems.Options{Dir: dir, Backends: systems.BackendsFromEnv()})
 	if err != nil {
 		return fmt.Errorf("starting %s: %w", sys.Name, err)
 	}
-	defer closeSystem()
+	defer func() {
+		if err := closeSystem(); err != nil {
+			fmt.Fprintf(stdout, "closing %s: %v\n", sys.Name, err)
+		}
+	}()
 
 	mux := http.NewServeMux()
 	mux.Handle("POST /sms", h)

@@ -7,32 +7,14 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/smsconvo/convo/benchmarks/internal/systems"
+	"github.com/smsconvo/convo/convotest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// syncBuffer is an io.Writer safe to read while run writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var listening = regexp.MustCompile(`listening on (http://\S+/sms)`)
 
@@ -42,8 +24,11 @@ func TestServeEverySystem(t *testing.T) {
 	for _, s := range systems.All() {
 		t.Run(s.Name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
-			var out syncBuffer
+			var out convotest.Logs
 			done := make(chan error, 1)
+			if err := systems.BackendsFromEnv().Check(s.Backend); err != nil {
+				t.Skip(err)
+			}
 			go func() { done <- run(ctx, []string{"-system", s.Name, "-addr", "127.0.0.1:0"}, &out) }()
 			var hook string
 			require.Eventually(t, func() bool {
@@ -80,7 +65,10 @@ func TestServeUnknownSystem(t *testing.T) {
 }
 
 func TestServeList(t *testing.T) {
-	var out strings.Builder
-	require.NoError(t, run(context.Background(), []string{"-list"}, &out))
-	assert.Equal(t, strings.Join(systems.Names(), "\n")+"\n", out.String())
+	var local, shared strings.Builder
+	require.NoError(t, run(context.Background(), []string{"-list"}, &local))
+	require.NoError(t, run(context.Background(), []string{"-list-shared"}, &shared))
+	assert.Equal(t, "floor\nmutexmap\nconvo-memstore\nconvo-cookiestore\ngorilla-sessions\nscs-memstore\n", local.String())
+	assert.Equal(t, strings.Join(systems.Names(), "\n")+"\n", local.String()+shared.String())
+	assert.True(t, strings.HasPrefix(shared.String(), "convo-sqlstore\nscs-sqlite3store\n"), shared.String())
 }

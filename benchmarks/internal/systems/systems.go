@@ -1,12 +1,13 @@
 // Package systems holds the seed's counter webhook ("<Name> has messaged
 // <To> <n> times") built on convo and on each of the peers, for the
-// benchmarks, the burst and retry measurements and cmd/serve.
+// benchmarks, the burst and retry measurements, cmd/serve and cmd/shared.
 package systems
 
 import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -33,12 +34,39 @@ type System struct {
 	// Counts is false for the floor, which answers a fixed text.
 	Counts bool
 
-	// New builds a fresh one, without conversations. hook, when not nil,
-	// is called each time the system runs its counting logic, so that a
-	// test can tell a message handled twice from one answered from a
-	// record. dir is a directory it may keep files in. The caller calls
-	// close when done with the handler.
-	New func(hook func(), dir string) (h http.Handler, close func() error, err error)
+	// Convo is true for the systems built on convo.
+	Convo bool
+
+	// Backend is the server the system keeps its state in ("" for none,
+	// or SQLite, a file), which Options must name (see Backends).
+	Backend Backend
+
+	// Peer names the system this one is compared with on the same
+	// backend: scs's store beside convo's, and back.
+	Peer string
+
+	// New builds a fresh one, without conversations. The caller calls
+	// close when done with the handler: it drops the tables or keys the
+	// system made.
+	New func(o Options) (h http.Handler, close func() error, err error)
+}
+
+// Options are what a system is built with.
+type Options struct {
+	// Hook, when not nil, is called each time the system runs its
+	// counting logic, so that a test can tell a message handled twice
+	// from one answered from a record.
+	Hook func()
+
+	// Dir is a directory the system may keep files in.
+	Dir string
+
+	// Now is the clock of convo's Handler (Config.Now); nil means the
+	// real one. The peers keep the real clock.
+	Now func() time.Time
+
+	// Backends are the servers of the shared-store systems.
+	Backends Backends
 }
 
 // All returns the systems in the order of the tables.
@@ -47,10 +75,10 @@ func All() []System { return slices.Clone(all) }
 var all = []System{
 	{Name: "floor", New: newFloor},
 	{Name: "mutexmap", Counts: true, New: newMutexMap},
-	{Name: "convo-memstore", Counts: true, New: newConvoMemstore},
-	{Name: "convo-memstore-inline", Counts: true, New: newConvoMemstoreInline},
+	{Name: "convo-memstore", Counts: true, Convo: true, New: newConvoMemstore},
+	{Name: "convo-cookiestore", Counts: true, Convo: true, New: newConvoCookiestore},
 	{Name: "gorilla-sessions", Counts: true, New: newGorilla},
-	{Name: "scs-memstore", Counts: true, New: newSCS},
+	{Name: "scs-memstore", Counts: true, New: newSCSMemstore},
 }
 
 // Named returns the system called name.
@@ -70,6 +98,18 @@ func Names() []string {
 		names[i] = s.Name
 	}
 	return names
+}
+
+// Shared returns the systems that keep their state in a database or Redis
+// (SQLite included), convo's first and then its peer, backend by backend.
+func Shared() []System {
+	var out []System
+	for _, s := range all {
+		if s.Backend != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func noClose() error { return nil }
@@ -108,7 +148,7 @@ var FixedTwiML = []byte(`<?xml version="1.0" encoding="UTF-8"?><Response><Messag
 
 // newFloor is the least a webhook does: parse the form and answer a fixed
 // TwiML document. No state, no escaping.
-func newFloor(func(), string) (http.Handler, func() error, error) {
+func newFloor(Options) (http.Handler, func() error, error) {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil || r.PostForm.Get("From") == "" {
 			http.Error(w, "bad form", http.StatusBadRequest)
@@ -141,14 +181,14 @@ func pairOf(w http.ResponseWriter, r *http.Request, hook func()) (from, to strin
 
 // newMutexMap counts in one map keyed by the pair, behind one mutex: what
 // a careful net/http user writes for a single server.
-func newMutexMap(hook func(), _ string) (http.Handler, func() error, error) {
+func newMutexMap(o Options) (http.Handler, func() error, error) {
 	type pair struct{ from, to string }
 	var (
 		mu     sync.Mutex
 		counts = make(map[pair]int)
 	)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		from, to, ok := pairOf(w, r, hook)
+		from, to, ok := pairOf(w, r, o.Hook)
 		if !ok {
 			return
 		}
@@ -162,49 +202,33 @@ func newMutexMap(hook func(), _ string) (http.Handler, func() error, error) {
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// convoHandler is the counter on convo with the Handler's defaults and
-// signature checking off.
-func convoHandler(store convo.Store, hook func()) (http.Handler, error) {
-	return convoHandlerConfig(convo.Config{Store: store}, hook)
-}
-
-// convoHandlerConfig is the counter on convo with cfg, signature checking
-// off.
-func convoHandlerConfig(cfg convo.Config, hook func()) (http.Handler, error) {
+// convoHandler is the counter on convo with the Handler's defaults,
+// the clock of o and signature checking off.
+func convoHandler(store convo.Store, o Options) (http.Handler, error) {
 	reply := convo.Greeter(convo.SeedNames())
-	if hook != nil {
+	if hook := o.Hook; hook != nil {
 		greet := reply
 		reply = func(ctx context.Context, c *convo.Conversation, m *convo.Message) (convo.Reply, error) {
 			hook()
 			return greet(ctx, c, m)
 		}
 	}
-	cfg.Reply, cfg.InsecureSkipSignatureCheck, cfg.Logger = reply, true, discard
-	return convo.NewHandler(cfg)
+	return convo.NewHandler(convo.Config{Store: store, Reply: reply, Now: o.Now, InsecureSkipSignatureCheck: true, Logger: discard})
 }
 
-func newConvoMemstore(hook func(), _ string) (http.Handler, func() error, error) {
+func newConvoMemstore(o Options) (http.Handler, func() error, error) {
 	store := memstore.New(memstore.Options{})
-	h, err := convoHandler(store, hook)
-	return h, store.Close, err
-}
-
-// newConvoMemstoreInline runs the reply function without a reply timeout
-// (ReplyTimeout < 0), so without the watchdog that guards it: what that
-// guard costs.
-func newConvoMemstoreInline(hook func(), _ string) (http.Handler, func() error, error) {
-	store := memstore.New(memstore.Options{})
-	h, err := convoHandlerConfig(convo.Config{Store: store, ReplyTimeout: -1}, hook)
+	h, err := convoHandler(store, o)
 	return h, store.Close, err
 }
 
 // newGorilla keeps the count in gorilla/sessions' CookieStore: gob, then
 // AES-CTR and HMAC-SHA256 by securecookie, in the cookie Twilio carries.
-func newGorilla(hook func(), _ string) (http.Handler, func() error, error) {
+func newGorilla(o Options) (http.Handler, func() error, error) {
 	store := sessions.NewCookieStore(securecookie.GenerateRandomKey(32), securecookie.GenerateRandomKey(32))
 	store.Options = &sessions.Options{Path: "/", MaxAge: 4 * 3600, HttpOnly: true, Secure: true}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		from, to, ok := pairOf(w, r, hook)
+		from, to, ok := pairOf(w, r, o.Hook)
 		if !ok {
 			return
 		}
@@ -220,24 +244,39 @@ func newGorilla(hook func(), _ string) (http.Handler, func() error, error) {
 	}), noClose, nil
 }
 
-// newSCS keeps the count in an alexedwards/scs session on its memstore:
-// a token in the cookie, the session (gob) in memory, loaded and saved by
-// the LoadAndSave middleware.
-func newSCS(hook func(), _ string) (http.Handler, func() error, error) {
-	// No cleanup goroutine: the benchmarks run far shorter than a session
-	// lives, and scs's StopCleanup races with the goroutine's start.
-	store := scsmemstore.NewWithCleanupInterval(0)
+// scsLifetime is how long an scs session lives: convo's default Idle,
+// Twilio's cookie lifetime.
+const scsLifetime = 4 * time.Hour
+
+// scsHandler is the counter on an alexedwards/scs session in store: a
+// token in the cookie, the session (gob) in the store, loaded and saved by
+// the LoadAndSave middleware, Lifetime 4 h.
+func scsHandler(store scs.Store, o Options) http.Handler {
 	sm := scs.New()
 	sm.Store = store
-	sm.Lifetime = 4 * time.Hour
+	sm.Lifetime = scsLifetime
 	sm.Cookie.Secure = true
+	sm.ErrorFunc = func(w http.ResponseWriter, _ *http.Request, err error) {
+		status := http.StatusInternalServerError
+		if errors.Is(err, context.DeadlineExceeded) {
+			status = http.StatusServiceUnavailable
+		}
+		http.Error(w, http.StatusText(status), status)
+	}
 	return sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		from, to, ok := pairOf(w, r, hook)
+		from, to, ok := pairOf(w, r, o.Hook)
 		if !ok {
 			return
 		}
 		n := sm.GetInt(r.Context(), "count") + 1
 		sm.Put(r.Context(), "count", n)
 		writeTwiML(w, counter.Greeting(nameOf(from), to, n))
-	})), noClose, nil
+	}))
+}
+
+// newSCSMemstore keeps the count in an scs session on scs's memstore.
+func newSCSMemstore(o Options) (http.Handler, func() error, error) {
+	// No cleanup goroutine: the benchmarks run far shorter than a session
+	// lives, and scs's StopCleanup races with the goroutine's start.
+	return scsHandler(scsmemstore.NewWithCleanupInterval(0), o), noClose, nil
 }

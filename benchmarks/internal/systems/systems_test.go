@@ -1,6 +1,7 @@
 package systems
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,10 +16,19 @@ import (
 func TestNamed(t *testing.T) {
 	names := Names()
 	require.Len(t, All(), len(names))
-	for _, want := range []string{"floor", "mutexmap", "convo-memstore", "convo-memstore-inline", "convo-cookiestore", "convo-sqlstore", "gorilla-sessions", "scs-memstore"} {
+	for _, want := range []string{"floor", "mutexmap", "convo-memstore", "convo-cookiestore", "gorilla-sessions", "scs-memstore",
+		"convo-sqlstore", "scs-sqlite3store", "convo-sqlstore-postgres", "scs-postgresstore", "convo-sqlstore-mysql", "scs-mysqlstore",
+		"convo-redisstore", "scs-goredisstore"} {
 		s, err := Named(want)
 		require.NoError(t, err, want)
 		assert.Equal(t, want, s.Name)
+	}
+	for _, s := range Shared() {
+		peer, err := Named(s.Peer)
+		require.NoError(t, err, s.Name)
+		assert.Equal(t, s.Name, peer.Peer, "peers name each other")
+		assert.Equal(t, s.Backend, peer.Backend)
+		assert.NotEqual(t, s.Convo, peer.Convo)
 	}
 	_, err := Named("nope")
 	require.Error(t, err)
@@ -32,7 +42,10 @@ func TestSystems(t *testing.T) {
 	for _, s := range All() {
 		t.Run(s.Name, func(t *testing.T) {
 			calls := 0
-			h, closeFn, err := s.New(func() { calls++ }, t.TempDir())
+			h, closeFn, err := s.New(Options{Hook: func() { calls++ }, Dir: t.TempDir(), Backends: BackendsFromEnv()})
+			if errors.Is(err, ErrNoBackend) {
+				t.Skip(err)
+			}
 			require.NoError(t, err)
 			defer func() { require.NoError(t, closeFn()) }()
 			send := func(from string, cookies []*http.Cookie) *httptest.ResponseRecorder {
@@ -66,4 +79,20 @@ func TestSystems(t *testing.T) {
 			assert.Equal(t, http.StatusBadRequest, bad.Code)
 		})
 	}
+}
+
+// A system whose server is not configured says which variable to set; one
+// whose server does not answer fails.
+func TestBackends(t *testing.T) {
+	s, err := Named("convo-sqlstore-postgres")
+	require.NoError(t, err)
+	_, _, err = s.New(Options{Dir: t.TempDir()})
+	require.ErrorIs(t, err, ErrNoBackend)
+	assert.Contains(t, err.Error(), EnvPostgres)
+	s, err = Named("scs-goredisstore")
+	require.NoError(t, err)
+	_, _, err = s.New(Options{Backends: Backends{RedisAddr: "127.0.0.1:1"}})
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, ErrNoBackend)
+	require.NoError(t, Backends{}.Check(SQLite))
 }
