@@ -53,7 +53,12 @@ func sign(h func() hash.Hash, key, webhookURL string, form url.Values) string {
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// utf16Order compares a and b by their UTF-16 code units.
+// utf16Order compares a and b by their UTF-16 code units, then, for
+// strings that only invalid UTF-8 (read as U+FFFD) tells apart, by their
+// bytes, as the Handler does.
 func utf16Order(a, b string) int {
-	return slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
+	if c := slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b))); c != 0 {
+		return c
+	}
+	return strings.Compare(a, b)
 }

@@ -9,10 +9,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/smsconvo/convo"
 	"github.com/smsconvo/convo/convotest"
@@ -653,7 +655,11 @@ func TestResend(t *testing.T) {
 	assert.Error(t, err)
 }
 
-// The signer agrees with twilio-go's validator for any URL and parameters.
+// The signer agrees with twilio-go's validator for any URL and parameters
+// whose names sort the same by bytes, as twilio-go sorts them, and by
+// UTF-16 code units, as Twilio does (they differ between characters above
+// U+FFFF and those from U+E000 to U+FFFF; the root package checks those
+// against vectors of Twilio's Node helper).
 func FuzzSignature(f *testing.F) {
 	f.Add("12345", "https://example.com/sms", "Body", "hi", "From", "+14158675308")
 	f.Add("t", "http://127.0.0.1:8080/sms?a=1&b=%20", "b", "", "B", "✓ <&>")
@@ -663,6 +669,9 @@ func FuzzSignature(f *testing.F) {
 		params := map[string]string{k1: v1, k2: v2}
 		if k1 == k2 {
 			form = url.Values{k1: {v2}}
+		}
+		if c := slices.Compare(utf16.Encode([]rune(k1)), utf16.Encode([]rune(k2))); c != 0 && (c < 0) != (k1 < k2) {
+			t.Skip("twilio-go sorts these names by bytes, Twilio by UTF-16 code units")
 		}
 		sig := convotest.Signature(token, u, form)
 		v := client.NewRequestValidator(token)

@@ -203,7 +203,9 @@ func TestNewRefusesBadOptions(t *testing.T) {
 
 // FuzzLoadCookie: whatever Cookie header a request carries, Load neither
 // panics nor fails, and loads nothing unless the cookie is one the store
-// signed for the pair.
+// signed for the pair. (Fuzzing workers are processes of their own, each
+// signing the seed anew with a random IV: what identifies the store's
+// cookie is that it loads the record saved, not its bytes.)
 func FuzzLoadCookie(f *testing.F) {
 	s, err := cookiestore.New(cookiestore.Options{Keys: []cookiestore.KeyPair{{Hash: make([]byte, 32), Block: make([]byte, 32)}}})
 	if err != nil {
@@ -223,7 +225,7 @@ func FuzzLoadCookie(f *testing.F) {
 		data, v, err := s.Load(ctx, rey)
 		require.NoError(t, err)
 		if data != nil {
-			require.Contains(t, header, good[len("convo="):len("convo=")+40], "a cookie the store did not sign loaded")
+			require.Equal(t, `{"v":2}`, string(data), "a cookie the store did not sign loaded")
 			require.Equal(t, uint64(1), v)
 		}
 	})
