@@ -99,7 +99,7 @@ func ParseMessage(form url.Values) (*Message, error) {
 		return nil, fmt.Errorf("%w: From or To is missing or longer than %d bytes", ErrMalformed, MaxAddressLen)
 	}
 	m.Channel = "sms"
-	if ch, _, ok := strings.Cut(m.From, ":"); ok {
+	if ch, _, ok := strings.Cut(m.From, ":"); ok && ch != "" {
 		m.Channel = ch
 	}
 	switch t := OptOut(strings.ToUpper(form.Get("OptOutType"))); {

@@ -40,6 +40,7 @@ func TestParseMessage(t *testing.T) {
 	}{
 		{"whatsapp", url.Values{"From": {"whatsapp:+1"}, "To": {"whatsapp:+2"}}, "whatsapp", "", ""},
 		{"messenger", url.Values{"From": {"messenger:123"}, "To": {"messenger:456"}}, "messenger", "", ""},
+		{"empty prefix", url.Values{"From": {":+1"}, "To": {"+2"}}, "sms", "", ""},
 		{"legacy SmsMessageSid", url.Values{"From": {"+1"}, "To": {"+2"}, "SmsMessageSid": {"SM9"}}, "sms", "SM9", ""},
 		{"legacy SmsSid", url.Values{"From": {"+1"}, "To": {"+2"}, "SmsSid": {"SM8"}}, "sms", "SM8", ""},
 		{"no From", url.Values{"To": {"+2"}}, "", "", "From or To is missing"},
