@@ -2,9 +2,9 @@ package benchmarks
 
 import (
 	"fmt"
+	"github.com/smsconvo/convo/benchmarks/internal/stats"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,7 +88,7 @@ func TestGuard(t *testing.T) {
 				limit = "limit " + strconv.FormatFloat(l.max, 'f', 2, 64)
 			}
 			t.Logf("%s / %s: median ratio %.2f (%s; wall-clock ratio %.2f) over %d chunk pairs of %d messages; median CPU ns per message %.0f / %.0f%s; ratios %s",
-				l.system, l.reference, ratio, limit, medianOf(g.wallRatios), len(g.ratios), guardChunk, medianOf(g.sysNs), medianOf(g.refNs), g.serverNote(), formatRatios(g.ratios))
+				l.system, l.reference, ratio, limit, stats.Median(g.wallRatios), len(g.ratios), guardChunk, stats.Median(g.sysNs), stats.Median(g.refNs), g.serverNote(), formatRatios(g.ratios))
 			if l.max > 0 && ratio > l.max {
 				t.Errorf("%s costs %.2f× %s per message (limit %.2f×)", l.system, ratio, l.reference, l.max)
 			}
@@ -130,14 +130,14 @@ func (g *guarded) measure(t *testing.T, chunks int) float64 {
 		g.sysSrv, g.refSrv = append(g.sysSrv, sa), append(g.refSrv, sb)
 		g.ratios, g.wallRatios = append(g.ratios, ca/cb), append(g.wallRatios, wa/wb)
 	}
-	return medianOf(g.ratios)
+	return stats.Median(g.ratios)
 }
 
 func (g *guarded) serverNote() string {
 	if g.server == nil {
 		return ""
 	}
-	note := fmt.Sprintf(", of which %s %.0f / %.0f", g.server.Name, medianOf(g.sysSrv), medianOf(g.refSrv))
+	note := fmt.Sprintf(", of which %s %.0f / %.0f", g.server.Name, stats.Median(g.sysSrv), stats.Median(g.refSrv))
 	if g.inexact > 0 {
 		note += fmt.Sprintf(" (%d chunks in clock ticks)", g.inexact)
 	}
@@ -193,14 +193,6 @@ func envInt(t *testing.T, name string, def int) int {
 		t.Fatalf("%s=%q: want a positive integer", name, s)
 	}
 	return n
-}
-
-func medianOf(v []float64) float64 {
-	s := slices.Sorted(slices.Values(v))
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func formatRatios(v []float64) string {

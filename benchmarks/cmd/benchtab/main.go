@@ -19,9 +19,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/smsconvo/convo/benchmarks/internal/stats"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -62,7 +62,7 @@ func run(in io.Reader, out io.Writer, ref string) error {
 		if r, ok := ratioTo(s, refs); ok {
 			ratio = strconv.FormatFloat(r, 'f', 2, 64)
 		}
-		fmt.Fprintf(out, "| %s | %s | %s | %s | %s | %d |\n", s.name, group(median(s.ns)), ratio,
+		fmt.Fprintf(out, "| %s | %s | %s | %s | %s | %d |\n", s.name, group(stats.Median(s.ns)), ratio,
 			optional(s.hasBytes, s.bytes), optional(s.hasAllocs, s.allocs), len(s.ns))
 	}
 	return nil
@@ -130,8 +130,8 @@ func ratioTo(s, ref *sample) (float64, bool) {
 		return 0, false
 	}
 	if len(s.ns) != len(ref.ns) {
-		m := median(ref.ns)
-		return median(s.ns) / m, m > 0
+		m := stats.Median(ref.ns)
+		return stats.Median(s.ns) / m, m > 0
 	}
 	ratios := make([]float64, 0, len(s.ns))
 	for i := range s.ns {
@@ -139,25 +139,14 @@ func ratioTo(s, ref *sample) (float64, bool) {
 			ratios = append(ratios, s.ns[i]/ref.ns[i])
 		}
 	}
-	return median(ratios), len(ratios) > 0
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Sorted(slices.Values(v))
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	return stats.Median(ratios), len(ratios) > 0
 }
 
 func optional(ok bool, v []float64) string {
 	if !ok {
 		return "—"
 	}
-	return group(median(v))
+	return group(stats.Median(v))
 }
 
 // group writes a number rounded to a whole with thousands separators.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/smsconvo/convo/benchmarks/internal/stats"
 	"io"
 	"net/http"
 	"net/url"
@@ -234,20 +235,10 @@ func (r *result) print(w io.Writer, cfg *config) {
 	fmt.Fprintf(w, "phones       %d, %d at once\n", cfg.phones, min(cfg.concurrency, cfg.phones))
 	fmt.Fprintf(w, "requests     %d in %v\n", r.requests, r.elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "requests/s   %.0f\n", float64(r.requests)/r.elapsed.Seconds())
-	fmt.Fprintf(w, "latency      p50 %v  p99 %v  max %v\n", round(percentile(r.latencies, 50)),
-		round(percentile(r.latencies, 99)), round(percentile(r.latencies, 100)))
+	fmt.Fprintf(w, "latency      p50 %v  p99 %v  max %v\n", stats.Round(percentile(r.latencies, 50)),
+		stats.Round(percentile(r.latencies, 99)), stats.Round(percentile(r.latencies, 100)))
 	fmt.Fprintf(w, "wrong        %d (status not 200: %d, wrong count: %d, no answer: %d)\n", r.wrong(), r.badStatus, r.badCount, r.failed)
 	for _, e := range r.examples {
 		fmt.Fprintf(w, "  %s\n", e)
 	}
-}
-
-func round(d time.Duration) time.Duration {
-	switch {
-	case d >= 10*time.Millisecond:
-		return d.Round(100 * time.Microsecond)
-	case d >= 100*time.Microsecond:
-		return d.Round(time.Microsecond)
-	}
-	return d
 }

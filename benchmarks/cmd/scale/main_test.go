@@ -23,7 +23,7 @@ func TestStats(t *testing.T) {
 	for i := range 100 {
 		lat = append(lat, time.Duration(i+1)*time.Millisecond)
 	}
-	s := statsOf(lat)
+	s := latenciesOf(lat)
 	assert.Equal(t, 51*time.Millisecond, s.p50)
 	assert.Equal(t, 100*time.Millisecond, s.p99)
 	assert.Equal(t, 100*time.Millisecond, s.max)

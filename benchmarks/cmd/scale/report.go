@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/smsconvo/convo/benchmarks/internal/stats"
 	"io"
 	"time"
 )
@@ -18,12 +19,12 @@ type report struct {
 	fillHow      string
 	bytesPer     float64
 	sizeHow      string
-	small, large stats
+	small, large latencies
 	expireHow    string
 	expireTook   time.Duration
 	expired      int64
-	during       stats
-	baseline     stats
+	during       latencies
+	baseline     latencies
 }
 
 // after returns a channel closed after d.
@@ -87,7 +88,7 @@ func (r *report) latency(ctx context.Context, small, large *target) error {
 			lat[k] = append(lat[k], l...)
 		}
 	}
-	r.small, r.large = statsOf(lat[0]), statsOf(lat[1])
+	r.small, r.large = latenciesOf(lat[0]), latenciesOf(lat[1])
 	fmt.Fprintf(r.out, "among %d: %v\namong %d: %v\n", r.cfg.small, r.small, r.cfg.n, r.large)
 	return nil
 }
@@ -112,7 +113,7 @@ func (r *report) expiry(ctx context.Context, large *target, data []byte) error {
 	if err != nil {
 		return err
 	}
-	r.baseline = statsOf(base)
+	r.baseline = latenciesOf(base)
 	select { // the conversations expire at e.at, when set
 	case <-time.After(time.Until(e.at)):
 	case <-ctx.Done():
@@ -139,7 +140,7 @@ func (r *report) expiry(ctx context.Context, large *target, data []byte) error {
 	if res.err != nil {
 		return fmt.Errorf("turns during expiry: %w", res.err)
 	}
-	r.during = statsOf(res.lat)
+	r.during = latenciesOf(res.lat)
 	fmt.Fprintf(r.out, "expired %d conversations in %v (%s); meanwhile on %d live: %v\n",
 		r.expired, r.expireTook.Round(100*time.Millisecond), r.expireHow, r.cfg.live, r.during)
 	fmt.Fprintf(r.out, "the same turns for %v before, without expiry: %v\n", r.cfg.baseline, r.baseline)
@@ -151,9 +152,9 @@ func (r *report) print() {
 		r.cfg.small, r.cfg.n, r.cfg.n-r.cfg.live, r.cfg.baseline)
 	fmt.Fprintf(r.out, "|---|--:|--:|--:|--:|--:|--:|---|--:|---|---|\n")
 	fmt.Fprintf(r.out, "| %s | %d | %v | %.0f | %v | %v | %.2f | %s | %v | %v, %v, %d of %d | %v, %v, %d of %d |\n",
-		r.cfg.store, r.cfg.n, r.fillTook.Round(time.Second), r.bytesPer, round(r.small.p99), round(r.large.p99),
+		r.cfg.store, r.cfg.n, r.fillTook.Round(time.Second), r.bytesPer, stats.Round(r.small.p99), stats.Round(r.large.p99),
 		float64(r.large.p99)/float64(r.small.p99), r.expireHow, r.expireTook.Round(100*time.Millisecond),
-		round(r.during.p99), round(r.during.max), r.during.over50ms, r.during.n,
-		round(r.baseline.p99), round(r.baseline.max), r.baseline.over50ms, r.baseline.n)
+		stats.Round(r.during.p99), stats.Round(r.during.max), r.during.over50ms, r.during.n,
+		stats.Round(r.baseline.p99), stats.Round(r.baseline.max), r.baseline.over50ms, r.baseline.n)
 	fmt.Fprintf(r.out, "\n(%s, %v in all)\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), time.Since(r.started).Round(time.Second))
 }

@@ -332,7 +332,7 @@ func openRedis(ctx context.Context, role string) (*target, error) {
 	rdb := redis.NewClient(&redis.Options{Addr: env.RedisAddr, ContextTimeoutEnabled: true, ReadTimeout: 30 * time.Second})
 	prefix := unique("convo-scale:") + ":"
 	t := &target{name: "redis " + role, fillHow: "pipelined SET … PX of 1,000 keys, 4 at once", sizeHow: "used_memory of INFO memory",
-		closeFns: []func(context.Context) error{func(context.Context) error { return rdb.Close() }, func(ctx context.Context) error { return unlinkAll(ctx, rdb, prefix) }}}
+		closeFns: []func(context.Context) error{func(context.Context) error { return rdb.Close() }, func(ctx context.Context) error { return systems.UnlinkAll(ctx, rdb, prefix) }}}
 	s, err := redisstore.New(rdb, redisstore.Options{Prefix: prefix})
 	if err != nil {
 		return nil, errors.Join(err, t.close(ctx))
@@ -412,20 +412,4 @@ func waitExpired(ctx context.Context, rdb *redis.Client, before int64, cfg *conf
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// unlinkAll deletes the keys under prefix.
-func unlinkAll(ctx context.Context, rdb *redis.Client, prefix string) error {
-	iter := rdb.Scan(ctx, 0, prefix+"*", 5000).Iterator()
-	var keys []string
-	var errs []error
-	for iter.Next(ctx) {
-		if keys = append(keys, iter.Val()); len(keys) == 5000 {
-			errs, keys = append(errs, rdb.Unlink(ctx, keys...).Err()), keys[:0]
-		}
-	}
-	if len(keys) > 0 {
-		errs = append(errs, rdb.Unlink(ctx, keys...).Err())
-	}
-	return errors.Join(append(errs, iter.Err())...)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/smsconvo/convo/benchmarks/internal/stats"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -138,20 +139,20 @@ func sampleRecord() ([]byte, error) {
 	return data, err
 }
 
-// stats are the p50, p99 and maximum of lat.
-type stats struct {
+// latencies are the p50, p99 and maximum of lat.
+type latencies struct {
 	n             int
 	p50, p99, max time.Duration
 	over50ms      int
 }
 
-func statsOf(lat []time.Duration) stats {
+func latenciesOf(lat []time.Duration) latencies {
 	s := slices.Sorted(slices.Values(lat))
 	if len(s) == 0 {
-		return stats{}
+		return latencies{}
 	}
 	at := func(p float64) time.Duration { return s[min(int(float64(len(s))*p/100), len(s)-1)] }
-	st := stats{n: len(s), p50: at(50), p99: at(99), max: s[len(s)-1]}
+	st := latencies{n: len(s), p50: at(50), p99: at(99), max: s[len(s)-1]}
 	for _, d := range s {
 		if d > 50*time.Millisecond {
 			st.over50ms++
@@ -160,16 +161,6 @@ func statsOf(lat []time.Duration) stats {
 	return st
 }
 
-func (s stats) String() string {
-	return fmt.Sprintf("%d turns: p50 %v, p99 %v, max %v, %d over 50 ms", s.n, round(s.p50), round(s.p99), round(s.max), s.over50ms)
-}
-
-func round(d time.Duration) time.Duration {
-	switch {
-	case d >= 10*time.Millisecond:
-		return d.Round(100 * time.Microsecond)
-	case d >= 100*time.Microsecond:
-		return d.Round(time.Microsecond)
-	}
-	return d
+func (s latencies) String() string {
+	return fmt.Sprintf("%d turns: p50 %v, p99 %v, max %v, %d over 50 ms", s.n, stats.Round(s.p50), stats.Round(s.p99), stats.Round(s.max), s.over50ms)
 }

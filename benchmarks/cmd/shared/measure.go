@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/smsconvo/convo/benchmarks/internal/stats"
 	"io"
 	"os"
 	"os/exec"
@@ -344,23 +345,12 @@ func parseReport(report string) (sample, error) {
 	return s, nil
 }
 
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Sorted(slices.Values(v))
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 func medianOf(ss []sample, f func(sample) float64) float64 {
 	v := make([]float64, len(ss))
 	for i, s := range ss {
 		v[i] = f(s)
 	}
-	return median(v)
+	return stats.Median(v)
 }
 
 // printTable writes the medians of every row.
@@ -375,7 +365,7 @@ func printTable(w io.Writer, cfg *config, rows []row) {
 		}
 		ratio := "—"
 		if len(r.ratios) > 0 {
-			ratio = fmt.Sprintf("%.2f", median(r.ratios))
+			ratio = fmt.Sprintf("%.2f", stats.Median(r.ratios))
 		}
 		wrong := 0
 		for _, s := range r.samples {
@@ -389,22 +379,12 @@ func printTable(w io.Writer, cfg *config, rows []row) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %.0f | %v | %v | %d | %.1f | %s | %.1f | %s |\n", r.sys.Name, r.sys.Backend,
 			medianOf(r.samples, func(s sample) float64 { return s.rps }),
-			round(time.Duration(medianOf(r.samples, func(s sample) float64 { return float64(s.p50) }))),
-			round(time.Duration(medianOf(r.samples, func(s sample) float64 { return float64(s.p99) }))),
+			stats.Round(time.Duration(medianOf(r.samples, func(s sample) float64 { return float64(s.p50) }))),
+			stats.Round(time.Duration(medianOf(r.samples, func(s sample) float64 { return float64(s.p99) }))),
 			wrong, medianOf(r.samples, func(s sample) float64 { return s.webhook })/1e3, db,
 			medianOf(r.samples, sample.total)/1e3, ratio)
 	}
 	fmt.Fprintf(w, "\n%d phones × %d messages, %d at once, median of %d runs each; × scs: the median of convo's total over scs's, run by run. "+
 		"Database background (sampled for %v before each load, nothing sent) subtracted: median %.1f µs per message; %d of the database samples counted in clock ticks (a thread ended).\n",
-		cfg.phones, cfg.messages, cfg.concurrency, cfg.runs, cfg.idle, median(background)/1e3, inexact)
-}
-
-func round(d time.Duration) time.Duration {
-	switch {
-	case d >= 10*time.Millisecond:
-		return d.Round(100 * time.Microsecond)
-	case d >= 100*time.Microsecond:
-		return d.Round(time.Microsecond)
-	}
-	return d
+		cfg.phones, cfg.messages, cfg.concurrency, cfg.runs, cfg.idle, stats.Median(background)/1e3, inexact)
 }

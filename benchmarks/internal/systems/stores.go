@@ -311,9 +311,14 @@ func newRedisClient(o Options) (*redis.Client, error) {
 func closeRedis(rdb *redis.Client, prefix string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
-	var errs []error
+	return errors.Join(UnlinkAll(ctx, rdb, prefix), rdb.Close())
+}
+
+// UnlinkAll deletes the keys under prefix, 1,000 at a time.
+func UnlinkAll(ctx context.Context, rdb *redis.Client, prefix string) error {
 	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 	var keys []string
+	var errs []error
 	for iter.Next(ctx) {
 		if keys = append(keys, iter.Val()); len(keys) == 1000 {
 			errs, keys = append(errs, rdb.Unlink(ctx, keys...).Err()), keys[:0]
@@ -322,7 +327,7 @@ func closeRedis(rdb *redis.Client, prefix string) error {
 	if len(keys) > 0 {
 		errs = append(errs, rdb.Unlink(ctx, keys...).Err())
 	}
-	return errors.Join(append(errs, iter.Err(), rdb.Close())...)
+	return errors.Join(append(errs, iter.Err())...)
 }
 
 func newConvoRedis(o Options) (http.Handler, func() error, error) {
