@@ -174,9 +174,16 @@ func (s *Store) check(ctx context.Context) error {
 }
 
 // wrap adds what failed to a database error, and ctx's error when ctx has
-// ended, so that callers can tell a timeout with errors.Is.
+// ended, so that callers can tell a timeout with errors.Is. A deadline
+// that has passed counts as ended even before ctx says so: a driver's dial
+// given ctx's deadline can time out ("i/o timeout") a moment before ctx's
+// own timer fires.
 func wrap(ctx context.Context, what string, err error) error {
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+	cerr := ctx.Err()
+	if d, ok := ctx.Deadline(); ok && cerr == nil && !time.Now().Before(d) {
+		cerr = context.DeadlineExceeded
+	}
+	if cerr != nil && !errors.Is(err, cerr) {
 		return fmt.Errorf("sqlstore: %s: %w: %w", what, cerr, err)
 	}
 	return fmt.Errorf("sqlstore: %s: %w", what, err)

@@ -188,6 +188,37 @@ func TestNewBoundsPool(t *testing.T) {
 	}
 }
 
+// pastDeadline is a context whose deadline has passed but whose timer has
+// not fired yet: Err is still nil.
+type pastDeadline struct{ context.Context }
+
+func (pastDeadline) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+
+// A driver error under an ended context, or a passed deadline whose timer
+// has not fired yet (a dial's "i/o timeout" just before), is reported as the
+// context's error too, so that callers can tell a timeout with errors.Is.
+func TestWrapTellsTimeouts(t *testing.T) {
+	dial := errors.New("dial tcp 127.0.0.1:3306: i/o timeout")
+	ended, cancel := context.WithTimeout(context.Background(), -time.Second)
+	defer cancel()
+	for name, tc := range map[string]struct {
+		ctx  context.Context
+		want error
+	}{
+		"deadline exceeded":              {ended, context.DeadlineExceeded},
+		"deadline passed, timer to come": {pastDeadline{context.Background()}, context.DeadlineExceeded},
+		"no deadline":                    {context.Background(), nil},
+	} {
+		err := sqlstore.Wrap(tc.ctx, "saving", dial)
+		require.ErrorIs(t, err, dial, name)
+		if tc.want != nil {
+			assert.ErrorIs(t, err, tc.want, name)
+		} else {
+			assert.NotErrorIs(t, err, context.DeadlineExceeded, name)
+		}
+	}
+}
+
 // TestBoundedPool locks the table from another connection and runs 150
 // Saves at once, each with a short deadline: all fail with
 // context.DeadlineExceeded soon after it, and the store's pool never holds
@@ -205,7 +236,20 @@ func TestBoundedPool(t *testing.T) {
 			s := newStore(t, db, table, sqlstore.Options{CleanupInterval: -1})
 			require.Equal(t, sqlstore.DefaultMaxOpenConns, db.Stats().MaxOpenConnections)
 
+			// The pool's connections are opened before the table is
+			// locked, so that the Saves find them idle and wait for them
+			// rather than dial, which a loaded server may answer only
+			// after their deadline.
 			ctx := context.Background()
+			warm := make([]*sql.Conn, sqlstore.DefaultMaxOpenConns)
+			for i := range warm {
+				var err error
+				warm[i], err = db.Conn(ctx)
+				require.NoError(t, err)
+			}
+			for _, c := range warm {
+				require.NoError(t, c.Close())
+			}
 			conn, err := openDB(t, d.name, dsn).Conn(ctx)
 			require.NoError(t, err)
 			defer conn.Close()
