@@ -220,9 +220,13 @@ func TestWrapTellsTimeouts(t *testing.T) {
 }
 
 // TestBoundedPool locks the table from another connection and runs 150
-// Saves at once, each with a short deadline: all fail with
-// context.DeadlineExceeded soon after it, and the store's pool never holds
-// more than its bound of connections.
+// Saves at once, each with a deadline: all fail with
+// context.DeadlineExceeded soon after it, the store's pool never holds more
+// than its bound of connections, and most Saves waited for one (not all
+// beyond the bound: a connection a Save used only to prepare its statement
+// can pass to a later Save without a wait). The deadline is long enough (2 s) that a machine stalling the
+// test for a moment cannot let the Saves time out before they reach the
+// pool.
 func TestBoundedPool(t *testing.T) {
 	locks := map[sqlstore.Dialect][2]string{
 		sqlstore.PostgreSQL: {"LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", "ROLLBACK"},
@@ -262,7 +266,7 @@ func TestBoundedPool(t *testing.T) {
 			defer conn.ExecContext(ctx, locks[d.name][1])
 
 			peak, stop := watchOpenConns(db)
-			const n, deadline = 150, 500 * time.Millisecond
+			const n, deadline = 150, 2 * time.Second
 			errs := make([]error, n)
 			start := time.Now()
 			var wg sync.WaitGroup
@@ -284,7 +288,7 @@ func TestBoundedPool(t *testing.T) {
 				took.Round(time.Millisecond), *peak, db.Stats().WaitCount)
 			assert.Less(t, took, deadline+3*time.Second, "the Saves outlived their deadline")
 			assert.LessOrEqual(t, *peak, sqlstore.DefaultMaxOpenConns)
-			assert.Positive(t, db.Stats().WaitCount, "no Save waited for a connection")
+			assert.GreaterOrEqual(t, db.Stats().WaitCount, int64(n/2), "most Saves did not wait for a connection")
 		})
 	}
 }
